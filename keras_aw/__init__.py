@@ -1,0 +1,8 @@
+"""keras_aw: AW-convolution attention (Zhu et al., ICANN 2021) for Keras 3."""
+
+from keras_aw import layers, ops, utils
+from keras_aw.layers import CBAM, AWConv2D, SqueezeExcite
+
+__version__ = "0.1.0"
+
+__all__ = ["AWConv2D", "CBAM", "SqueezeExcite", "layers", "ops", "utils"]

@@ -1,0 +1,1 @@
+"""Data sets that ship with keras_aw (no download)."""

@@ -1,0 +1,1 @@
+"""Utilities: argument validation, profiling."""

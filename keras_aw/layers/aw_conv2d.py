@@ -3,6 +3,7 @@
 import keras
 from keras import layers, ops
 
+from keras_aw.ops.adaptive_pool import adaptive_average_pool2d
 from keras_aw.ops.per_sample_conv import per_sample_conv2d
 from keras_aw.utils.validation import check_positive_int
 
@@ -144,9 +145,6 @@ class AWConv2D(layers.Conv2D):
         self._groups_out = self.filters // self.reduction_c2
         kh, kw = self.kernel_size
         common = dict(dtype=self.dtype_policy)
-        self.attention_pool = layers.AdaptiveAveragePooling2D(
-            (kh, kw), data_format="channels_last", name="attention_pool", **common
-        )
         self.attention_conv1 = layers.Conv2D(
             max(channels // self.attention_reduction, 1), 1, use_bias=False,
             name="attention_conv1", **common,
@@ -158,8 +156,6 @@ class AWConv2D(layers.Conv2D):
         )
         self.attention_bn2 = layers.BatchNormalization(name="attention_bn2", **common)
         pooled = (None, kh, kw, channels)
-        spatial = input_shape[1:3] if self.data_format == "channels_last" else input_shape[2:]
-        self.attention_pool.build((None,) + tuple(spatial) + (channels,))
         self.attention_conv1.build(pooled)
         hidden = self.attention_conv1.compute_output_shape(pooled)
         self.attention_bn1.build(hidden)
@@ -173,7 +169,7 @@ class AWConv2D(layers.Conv2D):
 
     def _attention(self, x, training):
         """Grouped attention (N, kh, kw, G1, G2) of a channels-last input."""
-        a = self.attention_pool(x)
+        a = adaptive_average_pool2d(x, self.kernel_size)
         a = ops.relu(self.attention_bn1(self.attention_conv1(a), training=training))
         a = ops.sigmoid(self.attention_bn2(self.attention_conv2(a), training=training))
         kh, kw = self.kernel_size

@@ -4,7 +4,7 @@ import keras
 from keras import layers, ops
 
 from keras_aw.layers.squeeze_excite import channel_count
-from keras_aw.utils.validation import check_choice, check_positive_int
+from keras_aw.utils.validation import check_choice, check_positive_int, standardize_data_format
 
 MODES = ("full", "maxpool", "spatial")
 
@@ -42,7 +42,7 @@ class CBAM(layers.Layer):
         self.mode = check_choice("mode", mode, MODES)
         self.reduction = check_positive_int("reduction", reduction)
         self.spatial_kernel_size = check_positive_int("spatial_kernel_size", spatial_kernel_size)
-        self.data_format = keras.backend.standardize_data_format(data_format)
+        self.data_format = standardize_data_format(data_format)
         self.channel_axis = -1 if self.data_format == "channels_last" else 1
         self.input_spec = layers.InputSpec(ndim=4)
 

@@ -3,7 +3,7 @@
 import keras
 from keras import layers, ops
 
-from keras_aw.utils.validation import check_positive_int
+from keras_aw.utils.validation import check_positive_int, standardize_data_format
 
 
 @keras.saving.register_keras_serializable(package="keras_aw")
@@ -29,7 +29,7 @@ class SqueezeExcite(layers.Layer):
     def __init__(self, reduction=16, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.reduction = check_positive_int("reduction", reduction)
-        self.data_format = keras.backend.standardize_data_format(data_format)
+        self.data_format = standardize_data_format(data_format)
         self.channel_axis = -1 if self.data_format == "channels_last" else 1
         self.input_spec = layers.InputSpec(ndim=4)
 

@@ -133,6 +133,7 @@ def per_sample_conv2d(
     """
     if path not in PATHS:
         raise ValueError(f"`path` must be one of {PATHS}; received path={path!r}")
+    x, kernel, modulation = (ops.convert_to_tensor(v) for v in (x, kernel, modulation))
     kh, kw, c1, c2 = kernel.shape
     g1, g2 = modulation.shape[-2], modulation.shape[-1]
     taps, (ho, wo) = extract_taps(x, (kh, kw), strides, padding, dilation_rate)

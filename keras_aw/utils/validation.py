@@ -48,3 +48,12 @@ def check_choice(name, value, choices):
             f"`{name}` must be one of {tuple(choices)}; received {name}={value!r}"
         )
     return value
+
+
+def standardize_data_format(data_format):
+    """None -> Keras's configured image data format; otherwise validated."""
+    import keras
+
+    if data_format is None:
+        return keras.config.image_data_format()
+    return check_choice("data_format", data_format, ("channels_last", "channels_first"))

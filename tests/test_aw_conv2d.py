@@ -1,0 +1,268 @@
+"""AWConv2D against the independent NumPy reference, plus gradients, saving, precision, errors."""
+
+import keras
+import numpy as np
+import pytest
+
+import reference as ref
+from helpers import BACKEND, randomize_batchnorm, rel_err, run_layer_test, to_numpy
+from keras_aw import AWConv2D
+from keras_aw.ops.per_sample_conv import per_sample_conv2d
+
+
+def _bn(layer):
+    return [to_numpy(layer.gamma), to_numpy(layer.beta), to_numpy(layer.moving_mean),
+            to_numpy(layer.moving_variance), layer.epsilon]
+
+
+def reference_output(layer, x_last):
+    """The layer's output computed by tests/reference.py from the layer's weights."""
+    c1 = x_last.shape[-1]
+    rc1 = c1 if layer.reduction_c1 is None else layer.reduction_c1
+    a = ref.attention(
+        x_last, tuple(layer.kernel.shape),
+        to_numpy(layer.attention_conv1.kernel)[0, 0], _bn(layer.attention_bn1),
+        to_numpy(layer.attention_conv2.kernel)[0, 0], _bn(layer.attention_bn2),
+        rc1, layer.reduction_c2,
+    )
+    bias = to_numpy(layer.bias) if layer.use_bias else None
+    out = ref.aw_conv2d(x_last, to_numpy(layer.kernel), bias, a, layer.strides,
+                        layer.padding, layer.dilation_rate, layer.residual)
+    return out, a
+
+
+CASES = {
+    "stride1_same": dict(filters=6, kernel_size=3, padding="same"),
+    "stride2_same": dict(filters=6, kernel_size=3, strides=2, padding="same"),
+    "stride2_valid": dict(filters=6, kernel_size=3, strides=2, padding="valid"),
+    "valid": dict(filters=6, kernel_size=3),
+    "dilation2": dict(filters=6, kernel_size=3, dilation_rate=2, padding="same"),
+    "non_square": dict(filters=6, kernel_size=(3, 2), strides=(2, 1), padding="same"),
+    "one_by_one": dict(filters=6, kernel_size=1),
+    "no_bias": dict(filters=6, kernel_size=3, padding="same", use_bias=False),
+    "no_residual": dict(filters=6, kernel_size=3, padding="same", residual=False),
+    "reduction_c1_lt_c1": dict(filters=6, kernel_size=3, padding="same", reduction_c1=2),
+    "reduction_c2_gt_1": dict(filters=6, kernel_size=3, padding="same", reduction_c2=3),
+    "both_reductions": dict(filters=6, kernel_size=3, reduction_c1=4, reduction_c2=2),
+    "activation": dict(filters=6, kernel_size=3, padding="same", activation="relu"),
+    "channels_first": dict(filters=6, kernel_size=3, strides=2, padding="same",
+                           data_format="channels_first"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_matches_reference(name):
+    kwargs = dict(CASES[name], attention_reduction=4)
+    rng = np.random.RandomState(1)
+    x_last = rng.randn(3, 9, 8, 8).astype("float32")
+    layer = AWConv2D(**kwargs)
+    channels_first = kwargs.get("data_format") == "channels_first"
+    x = np.transpose(x_last, (0, 3, 1, 2)) if channels_first else x_last
+    layer(x)
+    randomize_batchnorm(layer, seed=2)
+    expected, a = reference_output(layer, x_last)
+    if kwargs.get("activation") == "relu":
+        expected = np.maximum(expected, 0)
+    y = to_numpy(layer(x, training=False))
+    if channels_first:
+        y = np.transpose(y, (0, 2, 3, 1))
+    assert y.shape == expected.shape
+    assert rel_err(y, expected) < 1e-5
+    assert rel_err(to_numpy(layer.attention_maps(x)), a) < 1e-5
+
+
+def test_input_smaller_than_kernel():
+    """A 2x2 map under a 3x3 kernel: pooled cells repeat rows (PyTorch adaptive bins)."""
+    layer = AWConv2D(5, 3, padding="same", attention_reduction=2)
+    x = np.random.RandomState(3).randn(2, 2, 2, 4).astype("float32")
+    layer(x)
+    randomize_batchnorm(layer, seed=4)
+    expected, a = reference_output(layer, x)
+    assert rel_err(to_numpy(layer(x, training=False)), expected) < 1e-5
+    assert rel_err(to_numpy(layer.attention_maps(x)), a) < 1e-5
+
+
+def test_attention_maps_shape_and_range():
+    layer = AWConv2D(8, (3, 5), padding="same")
+    a = to_numpy(layer.attention_maps(np.ones((4, 10, 10, 16), "float32")))
+    assert a.shape == (4, 3, 5, 16, 8)
+    assert np.all((a > 0) & (a < 1))
+    # Default reduction_c1 = C1: A is shared along input channels.
+    np.testing.assert_array_equal(a, np.broadcast_to(a[:, :, :, :1, :], a.shape))
+
+
+@pytest.mark.parametrize("path", ["kernel", "taps"])
+@pytest.mark.parametrize("case", [
+    dict(strides=(1, 1), padding="same", dilation_rate=(1, 1), groups=(1, 6)),
+    dict(strides=(2, 2), padding="valid", dilation_rate=(1, 1), groups=(1, 3)),
+    dict(strides=(1, 1), padding="same", dilation_rate=(2, 2), groups=(1, 6)),
+    dict(strides=(2, 1), padding="same", dilation_rate=(1, 1), groups=(4, 2)),
+])
+def test_every_contraction_path_matches_reference(path, case):
+    """Each formulation of ops.per_sample_conv2d, forced, against the NumPy loop."""
+    g1, g2 = case["groups"]
+    if path == "taps" and g1 != 1:
+        with pytest.raises(ValueError, match="path='taps'"):
+            per_sample_conv2d(np.zeros((1, 5, 5, 4), "float32"), np.zeros((3, 3, 4, 6), "float32"),
+                              np.zeros((1, 3, 3, g1, g2), "float32"), path=path)
+        return
+    rng = np.random.RandomState(5)
+    x = rng.randn(3, 7, 6, 4).astype("float32")
+    kernel = rng.randn(3, 3, 4, 6).astype("float32")
+    modulation = rng.uniform(0.5, 2.0, (3, 3, 3, g1, g2)).astype("float32")
+    y = to_numpy(per_sample_conv2d(x, kernel, modulation, case["strides"], case["padding"],
+                                   case["dilation_rate"], path=path))
+    full = np.repeat(np.repeat(modulation, 4 // g1, axis=3), 6 // g2, axis=4)
+    expected = np.stack([
+        ref.conv_single(x[n], kernel * full[n], case["strides"], case["padding"],
+                        case["dilation_rate"]) for n in range(3)])
+    assert rel_err(y, expected) < 1e-5
+
+
+def _gradient(fn, args):
+    """d fn(*args) / d args on the active backend (fn returns a scalar)."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        args = [tf.Variable(a) for a in args]
+        with tf.GradientTape() as tape:
+            y = fn(*args)
+        return [g.numpy() for g in tape.gradient(y, args)]
+    if BACKEND == "jax":
+        import jax
+
+        return [np.asarray(g) for g in jax.grad(fn, argnums=tuple(range(len(args))))(*args)]
+    import torch
+
+    args = [torch.tensor(a, requires_grad=True) for a in args]
+    fn(*args).backward()
+    return [a.grad.numpy() for a in args]
+
+
+def test_gradients_match_finite_differences():
+    layer = AWConv2D(3, 3, strides=2, padding="same", attention_reduction=2)
+    rng = np.random.RandomState(6)
+    x = rng.randn(2, 5, 5, 4).astype("float32")
+    layer(x)
+    randomize_batchnorm(layer, seed=7)
+    weights = rng.randn(2, 3, 3, 3).astype("float32")
+    trainable = [to_numpy(v) for v in layer.trainable_variables]
+    non_trainable = [to_numpy(v) for v in layer.non_trainable_variables]
+    kernel_index = [v.path for v in layer.trainable_variables].index(layer._kernel.path)
+    conv1_index = [v.path for v in layer.trainable_variables].index(
+        layer.attention_conv1.kernel.path)
+
+    def loss(x, kernel, conv1):
+        values = list(trainable)
+        values[kernel_index], values[conv1_index] = kernel, conv1
+        out, _ = layer.stateless_call(values, non_trainable, x, training=False)
+        return keras.ops.sum(keras.ops.multiply(out, weights))
+
+    def loss_np(*args):
+        return float(to_numpy(loss(*args)))
+
+    args = [x, trainable[kernel_index], trainable[conv1_index]]
+    grads = _gradient(loss, args)
+    eps = 1e-2
+    for which, (arg, grad) in enumerate(zip(args, grads)):
+        assert grad.shape == arg.shape
+        for index in list(np.ndindex(arg.shape))[:: max(arg.size // 12, 1)]:
+            plus, minus = [a.copy() for a in args], [a.copy() for a in args]
+            plus[which][index] += eps
+            minus[which][index] -= eps
+            numeric = (loss_np(*plus) - loss_np(*minus)) / (2 * eps)
+            assert abs(numeric - grad[index]) <= 2e-2 * max(1.0, abs(numeric)), (which, index)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(filters=8, kernel_size=3, padding="same"),
+    dict(filters=8, kernel_size=1, use_bias=False, residual=False, reduction_c2=2),
+    dict(filters=4, kernel_size=3, strides=2, data_format="channels_first", reduction_c1=2),
+])
+def test_layer_saves_loads_and_trains(kwargs, tmp_path):
+    """Unknown batch in a functional model, config round trip, .keras file, every weight trains."""
+    shape = (6, 8, 8) if kwargs.get("data_format") == "channels_first" else (8, 8, 6)
+    model = run_layer_test(AWConv2D, kwargs, shape, tmp_path)
+    trained = {w.path for w in model.trainable_weights}
+    layer = model.layers[-1]
+    for sub in ("attention_conv1", "attention_conv2", "attention_bn1", "attention_bn2"):
+        assert any(sub in p for p in trained), sub
+    assert layer._kernel.path in trained
+
+
+def test_batch_of_one_trains():
+    model = keras.Sequential([keras.Input((8, 8, 3)), AWConv2D(4, 3, padding="same"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    before = [to_numpy(w).copy() for w in model.trainable_weights]
+    rng = np.random.RandomState(0)
+    history = model.fit(rng.rand(3, 8, 8, 3), rng.rand(3, 2), batch_size=1, epochs=2, verbose=0)
+    assert all(np.isfinite(history.history["loss"]))
+    changed = [not np.allclose(to_numpy(w), b) for w, b in zip(model.trainable_weights, before)]
+    assert all(changed)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision(policy):
+    x = np.random.RandomState(0).rand(4, 8, 8, 16).astype("float32")
+    reference_layer = AWConv2D(8, 3, padding="same", dtype="float32")
+    expected = to_numpy(reference_layer(x))
+    keras.config.set_dtype_policy(policy)
+    layer = AWConv2D(8, 3, padding="same")
+    layer.build(x.shape)
+    layer.set_weights(reference_layer.get_weights())
+    y = layer(x)
+    compute = policy.split("_")[1]
+    assert keras.backend.standardize_dtype(y.dtype) == compute
+    assert all(keras.backend.standardize_dtype(v.dtype) == "float32" for v in layer.weights)
+    y = to_numpy(keras.ops.cast(y, "float32"))
+    assert np.all(np.isfinite(y))
+    assert rel_err(y, expected) < (2e-2 if compute == "bfloat16" else 3e-3)
+    model = keras.Sequential([keras.Input((8, 8, 16)), layer, keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, dtype="float32")])
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(x, np.ones((4, 1)), epochs=1, batch_size=2, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+BAD_ARGUMENTS = [
+    (dict(filters=0, kernel_size=3), ValueError, "filters=0"),
+    (dict(filters=-2, kernel_size=3), ValueError, "filters=-2"),
+    (dict(filters=2.5, kernel_size=3), TypeError, "filters=2.5"),
+    (dict(filters=4, kernel_size=0), ValueError, "kernel_size=0"),
+    (dict(filters=4, kernel_size=(3, -1)), ValueError, r"kernel_size=\(3, -1\)"),
+    (dict(filters=4, kernel_size=(3, 3, 3)), ValueError, r"kernel_size=\(3, 3, 3\)"),
+    (dict(filters=4, kernel_size=3, strides=0), ValueError, "strides=0"),
+    (dict(filters=4, kernel_size=3, strides=(1, -2)), ValueError, r"strides=\(1, -2\)"),
+    (dict(filters=4, kernel_size=3, strides=2, dilation_rate=2), ValueError, "dilation_rate"),
+    (dict(filters=4, kernel_size=3, padding="causal"), ValueError, "padding='causal'"),
+    (dict(filters=4, kernel_size=3, padding="full"), ValueError, "padding='full'"),
+    (dict(filters=4, kernel_size=3, attention_reduction=0), ValueError, "attention_reduction=0"),
+    (dict(filters=4, kernel_size=3, reduction_c1=-1), ValueError, "reduction_c1=-1"),
+    (dict(filters=6, kernel_size=3, reduction_c2=4), ValueError, "reduction_c2=4"),
+    (dict(filters=4, kernel_size=3, groups=2), ValueError, "groups=2"),
+    (dict(filters=4, kernel_size=3, residual="yes"), TypeError, "residual='yes'"),
+]
+
+
+@pytest.mark.parametrize("kwargs,error,message", BAD_ARGUMENTS)
+def test_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        AWConv2D(**kwargs)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match=r"4-D input.*\(None, 8, 8, 3, 2\)"):
+        AWConv2D(4, 3).build((None, 8, 8, 3, 2))
+    with pytest.raises(ValueError, match=r"4-D input.*\(None, 8, 3\)"):
+        AWConv2D(4, 3).build((None, 8, 3))
+    with pytest.raises(ValueError, match=r"channel dimension.*\(None, 8, 8, None\)"):
+        AWConv2D(4, 3).build((None, 8, 8, None))
+    with pytest.raises(ValueError, match="reduction_c1=4 with 6 input channels"):
+        AWConv2D(4, 3, reduction_c1=4).build((None, 8, 8, 6))
+    layer = AWConv2D(4, 3)
+    layer(np.zeros((1, 8, 8, 3), "float32"))
+    with pytest.raises(ValueError, match="axis -1 of input shape to have value 3"):
+        layer(np.zeros((1, 8, 8, 5), "float32"))
+    with pytest.raises(ValueError, match="ndim=4"):
+        layer(np.zeros((1, 8, 8, 8, 3), "float32"))

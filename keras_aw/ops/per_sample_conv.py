@@ -45,6 +45,28 @@ def _same_padding(length, kernel, stride, dilation):
     return total // 2, total - total // 2
 
 
+def output_size(x, kernel_size, strides, padding, dilation_rate):
+    """(Ho, Wo) of a convolution of the channels-last `x` (static H and W needed)."""
+    h, w = x.shape[1], x.shape[2]
+    if h is None or w is None:
+        raise ValueError(
+            "AW-convolution needs static spatial dimensions; received an input "
+            f"of shape {tuple(x.shape)}. Give the model a fixed `input_shape`."
+        )
+    return tuple(conv_output_length(n, k, s, d, padding)
+                 for n, k, s, d in zip((h, w), kernel_size, strides, dilation_rate))
+
+
+def _pad_same(x, kernel_size, strides, padding, dilation_rate):
+    if padding != "same":
+        return x
+    pads = [_same_padding(n, k, s, d) for n, k, s, d in
+            zip(x.shape[1:3], kernel_size, strides, dilation_rate)]
+    if not any(pads[0] + pads[1]):
+        return x
+    return ops.pad(x, [(0, 0), pads[0], pads[1], (0, 0)])
+
+
 def extract_taps(x, kernel_size, strides, padding, dilation_rate):
     """Unfolds a channels-last batch into its kernel taps.
 
@@ -58,18 +80,8 @@ def extract_taps(x, kernel_size, strides, padding, dilation_rate):
         (N, Ho, Wo, C), in kernel order (row-major over (j, k)).
     """
     (kh, kw), (sh, sw), (dh, dw) = kernel_size, strides, dilation_rate
-    h, w = x.shape[1], x.shape[2]
-    if h is None or w is None:
-        raise ValueError(
-            "AW-convolution needs static spatial dimensions; received an input "
-            f"of shape {tuple(x.shape)}. Give the model a fixed `input_shape`."
-        )
-    ho = conv_output_length(h, kh, sh, dh, padding)
-    wo = conv_output_length(w, kw, sw, dw, padding)
-    if padding == "same":
-        ph, pw = _same_padding(h, kh, sh, dh), _same_padding(w, kw, sw, dw)
-        if any(ph + pw):
-            x = ops.pad(x, [(0, 0), ph, pw, (0, 0)])
+    ho, wo = output_size(x, kernel_size, strides, padding, dilation_rate)
+    x = _pad_same(x, kernel_size, strides, padding, dilation_rate)
     taps = []
     for j in range(kh):
         for k in range(kw):
@@ -85,6 +97,9 @@ def choose_path(positions, kernel_shape, groups_in):
     kh, kw, c1, c2 = kernel_shape
     if groups_in != 1:
         return "kernel"
+    if kh * kw == 1:
+        # A 1x1 kernel: one matrix product with the static kernel, then a scale.
+        return "taps"
     # per-sample kernels: N·T·C1·C2 values; per-tap partial outputs: N·P·T·C2.
     return "taps" if positions < c1 else "kernel"
 
@@ -136,15 +151,16 @@ def per_sample_conv2d(
     x, kernel, modulation = (ops.convert_to_tensor(v) for v in (x, kernel, modulation))
     kh, kw, c1, c2 = kernel.shape
     g1, g2 = modulation.shape[-2], modulation.shape[-1]
-    taps, (ho, wo) = extract_taps(x, (kh, kw), strides, padding, dilation_rate)
+    ho, wo = output_size(x, (kh, kw), strides, padding, dilation_rate)
     t, p = kh * kw, ho * wo
     if path == "auto":
         path = choose_path(p, kernel.shape, g1)
     if path == "taps" and g1 != 1:
         raise ValueError(
-            f"path='taps' needs a modulation shared along input channels (G1=1); "
+            f"path={path!r} needs a modulation shared along input channels (G1=1); "
             f"received G1={g1}"
         )
+    taps, _ = extract_taps(x, (kh, kw), strides, padding, dilation_rate)
     if path == "taps":
         # (T, N·P, C1) @ (T, C1, C2) -> (T, N·P, C2), then a modulated sum over taps.
         stacked = ops.reshape(ops.stack(taps, axis=0), (t, -1, c1))

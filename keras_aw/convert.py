@@ -1,0 +1,198 @@
+"""Warm start: turn a plain (pretrained) Keras CNN into an AW-convolution one.
+
+No AW ImageNet weights exist, so the practical start is a network trained
+without attention whose selected `Conv2D` layers become `AWConv2D` layers
+carrying the same kernel and bias. `convert_to_aw` does that on a copy of the
+model and, by default, initialises every new attention branch so that the new
+model computes the same function as the old one (see `identity_start`).
+"""
+
+import math
+
+import keras
+from keras.src.models.functional import Functional
+
+from keras_aw.layers.aw_conv2d import AWConv2D
+
+#: Initial attention value used by ``identity_start=True``: A = DEFAULT_IDENTITY_ATTENTION
+#: everywhere, so each converted layer's output is scaled by (1 + 1e-5) at start.
+DEFAULT_IDENTITY_ATTENTION = 1e-5
+
+#: The AWConv2D arguments `convert_to_aw` passes through; the rest of the
+#: configuration (filters, kernel size, strides, ...) comes from the source Conv2D.
+AW_ARGUMENTS = ("attention_reduction", "reduction_c1", "reduction_c2", "residual")
+
+
+def default_select(layer):
+    """The paper's choice: every plain 3x3, non-grouped `Conv2D`."""
+    return (
+        type(layer) is keras.layers.Conv2D
+        and tuple(layer.kernel_size) == (3, 3)
+        and layer.groups == 1
+    )
+
+
+def _is_candidate(layer):
+    return isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, AWConv2D)
+
+
+def _identity_value(identity_start):
+    if isinstance(identity_start, bool):
+        return DEFAULT_IDENTITY_ATTENTION if identity_start else None
+    if isinstance(identity_start, (int, float)) and 0.0 < identity_start < 0.5:
+        return float(identity_start)
+    raise ValueError(
+        "`identity_start` must be True, False or a float in (0, 0.5) (the initial "
+        f"attention value); received identity_start={identity_start!r}"
+    )
+
+
+def _is_graph_model(model):
+    return isinstance(model, (keras.Sequential, Functional))
+
+
+def convert_to_aw(model, select=None, identity_start=True, **awconv_kwargs):
+    """Returns a copy of `model` whose selected `Conv2D` layers are `AWConv2D`.
+
+    The copy is built with `keras.models.clone_model` (nested Functional and
+    Sequential models included); every layer keeps its name, configuration and
+    weights; each selected `Conv2D` becomes an `AWConv2D` with the same
+    configuration, kernel and bias, plus a new attention branch. The source
+    model is not modified.
+
+    Args:
+        model: a Functional or Sequential `keras.Model` (for instance
+            `keras.applications.ResNet50(weights="imagenet")`).
+        select: None or a callable ``select(layer) -> bool``. It is called on
+            every `keras.layers.Conv2D` of the model graph (nested Functional
+            and Sequential models included; layers that are already `AWConv2D`
+            are left out) and returns True for the layers to convert. None
+            selects every plain 3x3 `Conv2D` with ``groups=1``, the paper's
+            choice (`default_select`). Layers inside custom (subclassed)
+            layers or models are not visited: they are copied unchanged.
+        identity_start: True (default), False, or a float ``a0`` in (0, 0.5).
+            True/``a0``: every new attention branch starts at the constant
+            ``A = a0`` (True means ``a0 = 1e-5``): the last attention
+            BatchNorm gets ``gamma = 0`` and ``beta = logit(a0)``
+            (``logit(1 - a0)`` when ``residual=False``, so that ``A ≈ 1``).
+            Each converted layer then computes ``(1 + a0)`` times its source
+            output (``(1 - a0)`` without residual), so the new model matches
+            the old one to about ``a0`` per converted layer. Training moves
+            the branch off this start through the gradient of ``gamma`` and
+            ``beta``, which the saturated sigmoid scales by about ``a0``
+            (see docs/deploy.md for the trade-off). False: the attention
+            branch keeps `AWConv2D`'s own initialisation (the paper's,
+            ``A ≈ 0.5`` varying per sample), so the outputs change at once.
+        **awconv_kwargs: passed to every new `AWConv2D`; only
+            ``attention_reduction``, ``reduction_c1``, ``reduction_c2`` and
+            ``residual`` are accepted (the rest of the configuration is the
+            source layer's).
+
+    Returns:
+        A new `keras.Model` of the same kind (Functional or Sequential).
+
+    Raises:
+        TypeError: `model` is not a `keras.Model`, `select` is not callable,
+            or an unexpected keyword argument is given.
+        ValueError: `model` is a subclassed model (its layer graph cannot be
+            cloned) or is not built, `select` matches no layer, `select` picks a grouped
+            `Conv2D`, or `identity_start` is out of range.
+
+    Example:
+
+    >>> import keras, keras_aw
+    >>> base = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=10)
+    >>> aw = keras_aw.convert_to_aw(base)
+    >>> sum(isinstance(l, keras_aw.AWConv2D) for l in aw.layers)
+    16
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "convert_to_aw expects a keras.Model (Functional or Sequential); "
+            f"received an object of type {type(model).__name__}"
+        )
+    if not _is_graph_model(model):
+        raise ValueError(
+            f"convert_to_aw cannot convert {type(model).__name__!r}: it is a "
+            "subclassed keras.Model, whose layer graph cannot be cloned. Build the "
+            "model with the Functional or Sequential API, or swap its layers by "
+            "hand: `AWConv2D.from_config(conv.get_config())`, then copy the "
+            "kernel and bias."
+        )
+    if not model.built:
+        raise ValueError(
+            f"convert_to_aw needs a built model (its weights are carried over); "
+            f"model {model.name!r} is not built: give it an Input or call "
+            "`model.build(input_shape)` first"
+        )
+    if select is None:
+        select = default_select
+    elif not callable(select):
+        raise TypeError(
+            "`select` must be None or a callable taking a layer and returning a "
+            f"bool; received select={select!r}"
+        )
+    unexpected = sorted(set(awconv_kwargs) - set(AW_ARGUMENTS))
+    if unexpected:
+        raise TypeError(
+            f"convert_to_aw got unexpected keyword argument(s) {unexpected}; "
+            f"accepted AWConv2D arguments are {list(AW_ARGUMENTS)} (the rest of "
+            "the configuration comes from each source Conv2D)"
+        )
+    a0 = _identity_value(identity_start)
+    residual = awconv_kwargs.get("residual", True)
+
+    pairs = []  # (source layer, new layer, converted?)
+
+    def clone_layer(layer):
+        convert = _is_candidate(layer) and bool(select(layer))
+        if convert:
+            if layer.groups != 1:
+                raise ValueError(
+                    f"`select` picked layer {layer.name!r}, a grouped Conv2D "
+                    f"(groups={layer.groups}); AWConv2D supports groups=1 only"
+                )
+            config = layer.get_config()
+            config.update(awconv_kwargs)
+            new = AWConv2D.from_config(config)
+        else:
+            try:
+                new = layer.__class__.from_config(layer.get_config())
+            except Exception as error:  # noqa: BLE001 - re-raised with context
+                raise ValueError(
+                    f"convert_to_aw cannot copy layer {layer.name!r} of type "
+                    f"{type(layer).__name__}: its get_config/from_config round trip "
+                    f"failed ({type(error).__name__}: {error}). Custom layers and "
+                    "subclassed models nested in the model must implement get_config."
+                ) from error
+        pairs.append((layer, new, convert))
+        return new
+
+    new_model = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
+
+    converted = [new for _, new, convert in pairs if convert]
+    if not converted:
+        raise ValueError(
+            "convert_to_aw: `select` matched no Conv2D layer of model "
+            f"{model.name!r}, so there is nothing to convert (the default selects "
+            "plain 3x3 Conv2D layers with groups=1)"
+        )
+    for source, new, convert in pairs:
+        if convert:
+            new.kernel.assign(source.kernel)
+            if source.use_bias:
+                new.bias.assign(source.bias)
+            if a0 is not None:
+                _identity_init(new, a0, residual)
+        elif source.weights:
+            new.set_weights(source.get_weights())
+    return new_model
+
+
+def _identity_init(layer, a0, residual):
+    """Makes the attention of `layer` the constant a0 (1 - a0 without residual)."""
+    target = a0 if residual else 1.0 - a0
+    bn = layer.attention_bn2
+    bn.gamma.assign(keras.ops.zeros_like(bn.gamma))
+    bn.beta.assign(keras.ops.full_like(bn.beta, math.log(target / (1.0 - target))))
+

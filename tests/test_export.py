@@ -1,0 +1,258 @@
+"""Deployment: SavedModel (dynamic batch), TFLite with builtin ops only, ONNX.
+
+Every exported artifact is run by an independent harness (tf.saved_model.load,
+the TFLite interpreter, onnxruntime) and compared with the Keras model in numpy.
+
+Which export runs where (Keras 3.15):
+- "tf_saved_model": TensorFlow and JAX backends (torch: Keras's exporter fails
+  for any model with torch 2.13, a Keras/torch issue -- go through `.keras`).
+- "litert" and `tf.lite.TFLiteConverter`: TensorFlow backend (torch needs the
+  `litert-torch` package, JAX is not supported by Keras).
+- "onnx": TensorFlow (tf2onnx) and torch backends (JAX needs `jax2onnx`, not a
+  test dependency).
+"""
+
+import os
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import keras_aw
+from helpers import BACKEND, randomize_batchnorm, rel_err, to_numpy
+
+SIZE = 16
+PARITY = 1e-5  # max |diff| / max |expected| for float32 artifacts
+
+tf_only = pytest.mark.skipif(BACKEND != "tensorflow", reason="TFLite conversion needs the TensorFlow backend")
+
+
+def small_aw_model(seed=0, size=SIZE):
+    """A small functional model with every keras_aw layer kind and both contraction paths.
+
+    AWConv2D 3x3 (stride 1, "kernel" path), non-square strided with
+    reduction_c1, 1x1 (MobileNet-style pointwise), and a 3x3 without residual
+    on a 4x4 map with more channels than positions ("taps" path); SE and CBAM;
+    plain Conv2D, DepthwiseConv2D, BatchNormalization. BatchNorm statistics
+    (the attention branches' included) are randomized so inference mode is
+    really exercised and attention differs clearly between samples.
+    """
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((size, size, 3), name="image")
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(inputs)
+    x = keras_aw.AWConv2D(16, 3, padding="same", attention_reduction=4)(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    x = keras_aw.SqueezeExcite(reduction=4)(x)
+    x = keras_aw.layers.CBAM(mode="full", reduction=4)(x)
+    x = keras_aw.AWConv2D(32, (2, 3), strides=2, padding="same", reduction_c1=2,
+                          attention_reduction=4)(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = keras_aw.AWConv2D(32, 1, attention_reduction=4, activation="relu")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras_aw.AWConv2D(16, 3, padding="same", residual=False, attention_reduction=4)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(10, name="logits")(x)
+    model = keras.Model(inputs, outputs, name="small_aw")
+    randomize_batchnorm(model, seed)
+    return model
+
+
+def images(n, seed, size=SIZE):
+    return np.random.RandomState(seed).uniform(-1, 1, (n, size, size, 3)).astype("float32")
+
+
+def keras_outputs(model, x):
+    """Inference-mode outputs. On JAX, `predict` compiles the whole model once per batch
+    shape, much faster than JAX's op-by-op eager compilation of a first call."""
+    if BACKEND == "jax":
+        return model.predict(x, batch_size=len(x), verbose=0)
+    return to_numpy(model(x, training=False))
+
+
+def assert_attention_is_per_sample(model, x):
+    """Guards the parity checks: a runtime reusing one sample's kernel would fail them."""
+    layer = next(l for l in model.layers if isinstance(l, keras_aw.AWConv2D))
+    features = keras.Model(model.input, layer.input)(x)
+    a = to_numpy(layer.attention_maps(features))
+    assert np.max(np.abs(a - a[:1])) > 1e-2
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    return small_aw_model()
+
+
+# --------------------------------------------------------------------------- SavedModel
+
+
+@pytest.fixture(scope="module")
+def saved_model_dir(small_model, tmp_path_factory):
+    if BACKEND == "torch":
+        pytest.skip("Keras 3.15's tf_saved_model export fails on torch for every model")
+    path = str(tmp_path_factory.mktemp("export") / "saved_model")
+    small_model.export(path, format="tf_saved_model", verbose=False)
+    return path
+
+
+def test_saved_model_serves_any_batch(small_model, saved_model_dir):
+    import tensorflow as tf
+
+    reloaded = tf.saved_model.load(saved_model_dir)
+    spec = reloaded.signatures["serving_default"].structured_input_signature[1]
+    (input_spec,) = spec.values()
+    assert input_spec.shape.as_list() == [None, SIZE, SIZE, 3]
+    for batch, seed in ((1, 1), (5, 2)):
+        x = images(batch, seed)
+        served = reloaded.serve(tf.constant(x)).numpy()
+        assert served.shape == (batch, 10)
+        assert rel_err(served, keras_outputs(small_model, x)) < PARITY
+    (by_signature,) = reloaded.signatures["serving_default"](tf.constant(x)).values()
+    assert rel_err(by_signature.numpy(), served) < PARITY
+
+
+# --------------------------------------------------------------------------- TFLite
+
+
+def tflite_operators(content):
+    """Names of the operators in a .tflite flatbuffer; custom ops as CUSTOM:<code>."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    ops = set()
+    for code in model.operatorCodes:
+        name = names[max(code.builtinCode, code.deprecatedBuiltinCode)]
+        if name == "CUSTOM":
+            name = "CUSTOM:" + code.customCode.decode()
+        ops.add(name)
+    return ops
+
+
+def tflite_tensor_types(content):
+    """The set of tensor element types (FLOAT32, FLOAT16, INT8, ...) of a .tflite flatbuffer."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    return {names[t.type] for graph in model.subgraphs for t in graph.tensors}
+
+
+def assert_builtin_only(content):
+    ops = tflite_operators(content)
+    assert ops, "no operator found in the flatbuffer"
+    custom = sorted(op for op in ops if op.startswith("CUSTOM") or op.startswith("Flex"))
+    assert not custom, f"non-builtin (Flex/custom) operators: {custom}"
+
+
+def tflite_interpreter(content):
+    import tensorflow as tf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+        return tf.lite.Interpreter(model_content=content)
+
+
+def tflite_run(interpreter, x):
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    if tuple(inp["shape"]) != x.shape:
+        interpreter.resize_tensor_input(inp["index"], list(x.shape))
+        interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(out["index"]).copy()
+
+
+def check_tflite_parity(content, model, tolerance=PARITY, seeds=(11, 12, 13), size=SIZE):
+    """Several different inputs in a row, single samples and a batch; returns the worst error."""
+    interpreter = tflite_interpreter(content)
+    (inp,) = interpreter.get_input_details()
+    assert list(inp["shape_signature"]) == [-1, size, size, 3]
+    interpreter.allocate_tensors()
+    worst = 0.0
+    first = None
+    for seed in seeds:
+        x = images(1, seed, size)
+        got = tflite_run(interpreter, x)
+        first = got if first is None else first
+        worst = max(worst, rel_err(got, keras_outputs(model, x)))
+    x = np.concatenate([images(1, seeds[0], size), images(3, 99, size)])
+    got = tflite_run(interpreter, x)
+    worst = max(worst, rel_err(got, keras_outputs(model, x)))
+    # The batch's first sample is the first single input: same answer, nothing cached.
+    assert rel_err(got[:1], first) < tolerance
+    assert worst < tolerance, f"TFLite vs Keras relative error {worst:.2e}"
+    return worst
+
+
+def convert_saved_model(path, quantization=None):
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(path)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
+
+
+@tf_only
+def test_tflite_converter_builtin_ops_only(small_model, saved_model_dir):
+    content = convert_saved_model(saved_model_dir)
+    assert_builtin_only(content)
+    assert_attention_is_per_sample(small_model, images(4, 0))
+    check_tflite_parity(content, small_model)
+
+
+@tf_only
+def test_tflite_litert_export(small_model, tmp_path):
+    path = str(tmp_path / "m.tflite")
+    small_model.export(path, format="litert", verbose=False)
+    with open(path, "rb") as f:
+        content = f.read()
+    # Keras allows SELECT_TF_OPS on this route: check that none was needed.
+    assert_builtin_only(content)
+    check_tflite_parity(content, small_model)
+
+
+# Output drift of post-training quantization, relative to the largest logit.
+QUANTIZATION_BOUNDS = {"float16": 1e-2, "dynamic_int8": 1e-1}
+QUANTIZED_TYPE = {"float16": "FLOAT16", "dynamic_int8": "INT8"}
+
+
+@tf_only
+@pytest.mark.parametrize("quantization", sorted(QUANTIZATION_BOUNDS))
+def test_tflite_post_training_quantization(small_model, saved_model_dir, quantization):
+    content = convert_saved_model(saved_model_dir, quantization)
+    assert_builtin_only(content)
+    assert QUANTIZED_TYPE[quantization] in tflite_tensor_types(content)  # weights were quantized
+    drift = check_tflite_parity(content, small_model, QUANTIZATION_BOUNDS[quantization])
+    print(f"\n{quantization} drift (max abs diff / max |logit|): {drift:.2e}")
+
+
+# --------------------------------------------------------------------------- ONNX
+
+
+@pytest.mark.skipif(BACKEND == "jax", reason="ONNX export on JAX needs jax2onnx (not a test dependency)")
+def test_onnx_dynamic_batch(small_model, tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    path = str(tmp_path / "m.onnx")
+    keras_outputs(small_model, images(2, 20))  # torch's exporter needs a model called once
+    small_model.export(path, format="onnx", verbose=False)
+    graph_input = onnx.load(path).graph.input[0]
+    dims = graph_input.type.tensor_type.shape.dim
+    assert dims[0].dim_param and not dims[0].dim_value, "batch dimension is not dynamic"
+    assert [d.dim_value for d in dims[1:]] == [SIZE, SIZE, 3]
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    for batch, seed in ((1, 21), (6, 22), (3, 23)):
+        x = images(batch, seed)
+        (got,) = session.run(None, {name: x})
+        assert got.shape == (batch, 10)
+        assert rel_err(got, keras_outputs(small_model, x)) < PARITY

@@ -1,1 +1,47 @@
-"""keras_aw.applications: ResNet and MobileNet builders in every Table 1 variant."""
+"""keras_aw.applications: ResNet and MobileNet builders in every Table 1 variant.
+
+Every builder has keras.applications' signature (`weights` defaults to None:
+no ImageNet weights exist for AW networks). The modules `resnet` and
+`mobilenet` also expose `preprocess_input` and `decode_predictions`.
+"""
+
+from keras_aw.applications import imagenet_utils, mobilenet, resnet
+from keras_aw.applications.mobilenet import (
+    AWCBAMMobileNet,
+    AWMobileNet,
+    AWSEMobileNet,
+    CBAMMobileNet,
+    MobileNet,
+    MobileNetV1,
+    SEMobileNet,
+)
+from keras_aw.applications.resnet import (
+    AWCBAMResNet50,
+    AWCBAMResNet101,
+    AWCBAMResNet152,
+    AWResNet50,
+    AWResNet101,
+    AWResNet152,
+    AWSEResNet50,
+    AWSEResNet101,
+    AWSEResNet152,
+    CBAMResNet50,
+    CBAMResNet101,
+    CBAMResNet152,
+    ResNet,
+    ResNet50,
+    ResNet101,
+    ResNet152,
+    SEResNet50,
+    SEResNet101,
+    SEResNet152,
+)
+
+__all__ = [
+    "AWCBAMMobileNet", "AWCBAMResNet101", "AWCBAMResNet152", "AWCBAMResNet50",
+    "AWMobileNet", "AWResNet101", "AWResNet152", "AWResNet50", "AWSEMobileNet",
+    "AWSEResNet101", "AWSEResNet152", "AWSEResNet50", "CBAMMobileNet",
+    "CBAMResNet101", "CBAMResNet152", "CBAMResNet50", "MobileNet", "MobileNetV1",
+    "ResNet", "ResNet101", "ResNet152", "ResNet50", "SEMobileNet", "SEResNet101",
+    "SEResNet152", "SEResNet50", "imagenet_utils", "mobilenet", "resnet",
+]

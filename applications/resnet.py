@@ -1,0 +1,398 @@
+"""ResNet-50/101/152 (v1) with AW-convolution and SE/CBAM attention.
+
+One generic builder, `ResNet`, and one bottleneck block parameterized by the
+3x3 convolution class (`Conv2D` or `AWConv2D`) and an attention factory
+(None, SE or CBAM). Every named builder (`AWSEResNet50`, ...) is a one-line
+call of `ResNet`.
+
+Layout (SPEC §3): the original ResNet v1 of keras.applications and the SENet
+reference, with the stride on the first 1x1 convolution of a downsampling
+block (so every AWConv2D runs at stride 1), convolutions without bias, each
+followed by BatchNormalization. In AW variants the 3x3 convolution of every
+bottleneck is an `AWConv2D`; SE/CBAM modules sit on the residual branch after
+the last BatchNormalization and before the addition.
+
+Initialization follows torchvision's ResNet: convolution kernels (AW kernels
+included) are He-normal with fan-out (``VarianceScaling(2.0, "fan_out",
+"untruncated_normal")``), BatchNorm gammas 1 and betas 0; the classifier is
+Keras's default Dense initialization (Glorot uniform, zero bias), as in
+keras.applications. BatchNorm epsilon is keras.applications' 1.001e-5.
+
+Reference:
+    He et al., Deep Residual Learning for Image Recognition, CVPR 2016.
+    Zhu et al., An Attention Module for Convolutional Neural Networks,
+    ICANN 2021.
+"""
+
+import keras
+from keras import layers
+
+from keras_aw.applications import builder_utils, imagenet_utils
+from keras_aw.layers import AWConv2D
+from keras_aw.utils.validation import check_positive_int, standardize_data_format
+
+STACKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+BN_EPSILON = 1.001e-5
+
+
+def conv_initializer():
+    """torchvision's ResNet convolution init: He normal, fan-out (a fresh instance per layer)."""
+    return keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
+
+
+def bottleneck(x, filters, stride, conv_shortcut, name, conv_cls, attention,
+               bn_axis, data_format, dtype):
+    """A ResNet v1 bottleneck: 1x1 (stride) -> 3x3 -> 1x1 (x4), attention, add, ReLU.
+
+    Args:
+        x: input tensor.
+        filters: width of the bottleneck; the block outputs ``4 * filters``.
+        stride: stride of the first 1x1 convolution and of the projection.
+        conv_shortcut: True for a 1x1 projection shortcut, False for identity.
+        name: block name prefix, e.g. ``"conv3_block2"``.
+        conv_cls: class of the 3x3 convolution, `Conv2D` or `AWConv2D`.
+        attention: None or a factory ``name -> layer`` (SE or CBAM).
+        bn_axis, data_format, dtype: passed to every layer.
+
+    Returns:
+        Output tensor.
+    """
+    common = dict(data_format=data_format, dtype=dtype)
+
+    def batch_norm(suffix):
+        return layers.BatchNormalization(axis=bn_axis, epsilon=BN_EPSILON,
+                                         name=name + suffix, dtype=dtype)
+
+    if conv_shortcut:
+        shortcut = layers.Conv2D(4 * filters, 1, strides=stride, use_bias=False,
+                                 kernel_initializer=conv_initializer(),
+                                 name=name + "_0_conv", **common)(x)
+        shortcut = batch_norm("_0_bn")(shortcut)
+    else:
+        shortcut = x
+    x = layers.Conv2D(filters, 1, strides=stride, use_bias=False,
+                      kernel_initializer=conv_initializer(), name=name + "_1_conv",
+                      **common)(x)
+    x = batch_norm("_1_bn")(x)
+    x = layers.Activation("relu", name=name + "_1_relu", dtype=dtype)(x)
+    x = conv_cls(filters, 3, padding="same", use_bias=False,
+                 kernel_initializer=conv_initializer(), name=name + "_2_conv", **common)(x)
+    x = batch_norm("_2_bn")(x)
+    x = layers.Activation("relu", name=name + "_2_relu", dtype=dtype)(x)
+    x = layers.Conv2D(4 * filters, 1, use_bias=False, kernel_initializer=conv_initializer(),
+                      name=name + "_3_conv", **common)(x)
+    x = batch_norm("_3_bn")(x)
+    if attention is not None:
+        x = attention(name)(x)
+    x = layers.Add(name=name + "_add", dtype=dtype)([shortcut, x])
+    return layers.Activation("relu", name=name + "_out", dtype=dtype)(x)
+
+
+def ResNet(
+    stack_blocks,
+    attention=None,
+    aw=False,
+    cbam="full",
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet",
+    data_format=None,
+    dtype=None,
+):
+    """Builds a ResNet v1 with bottleneck blocks, optionally with AW / SE / CBAM attention.
+
+    Args:
+        stack_blocks: sequence of positive ints, the number of bottleneck blocks
+            per stage (e.g. ``(3, 4, 6, 3)`` for ResNet-50). Stage ``i`` has
+            width ``64 * 2**i`` (output ``4x`` that) and is named
+            ``conv{i + 2}``.
+        attention: None, "se" or "cbam": the activation attention module put
+            on the residual branch of every block.
+        aw: bool; True makes the 3x3 convolution of every block an `AWConv2D`.
+        cbam: "full", "maxpool" or "spatial" (used when ``attention="cbam"``),
+            the CBAM variants of the paper's Table 1.
+        include_top: whether to add the global-average-pool + Dense classifier.
+        weights: None (random initialization) or the path of a weights file
+            to load (`.weights.h5` or `.keras`). "imagenet" raises a
+            ValueError: no ImageNet weights exist for these networks.
+        input_tensor: optional Keras tensor (output of `keras.Input`) or
+            backend tensor to use as the image input.
+        input_shape: optional 3-tuple, 3 channels; height and width at least
+            32. Defaults to (224, 224, 3) with the top or with AW
+            convolutions, else (None, None, 3).
+        pooling: None, "avg" or "max": pooling of the last feature map when
+            ``include_top=False``.
+        classes: number of classes of the classifier.
+        classifier_activation: activation of the classifier ("softmax",
+            None for logits, ...).
+        name: name of the model.
+        data_format: "channels_last", "channels_first" or None (Keras config).
+        dtype: dtype or `keras.DTypePolicy` of every layer; None uses the
+            global policy.
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    >>> from keras_aw.applications import resnet
+    >>> model = resnet.ResNet((1, 1, 1, 1), attention="se", aw=True,
+    ...                       input_shape=(32, 32, 3), classes=10)
+    >>> model.get_layer("conv3_block1_2_conv").__class__.__name__
+    'AWConv2D'
+    >>> model.output_shape
+    (None, 10)
+    """
+    if isinstance(stack_blocks, (str, bytes)) or not hasattr(stack_blocks, "__len__") \
+            or len(stack_blocks) == 0:
+        raise ValueError(
+            "`stack_blocks` must be a non-empty sequence of positive ints; "
+            f"received stack_blocks={stack_blocks!r}"
+        )
+    for blocks in stack_blocks:
+        check_positive_int("stack_blocks", blocks)
+    builder_utils.validate_common_args(weights, pooling, classes, attention, cbam)
+    if not isinstance(aw, bool):
+        raise ValueError(f"`aw` must be a bool; received aw={aw!r}")
+    data_format = standardize_data_format(data_format)
+    bn_axis = -1 if data_format == "channels_last" else 1
+    img_input, inputs = builder_utils.model_input(
+        input_tensor, input_shape, data_format, require_flatten=include_top, static=aw,
+        dtype=None,
+    )
+    common = dict(data_format=data_format, dtype=dtype)
+
+    x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad", **common)(img_input)
+    x = layers.Conv2D(64, 7, strides=2, use_bias=False, kernel_initializer=conv_initializer(),
+                      name="conv1_conv", **common)(x)
+    x = layers.BatchNormalization(axis=bn_axis, epsilon=BN_EPSILON, name="conv1_bn",
+                                  dtype=dtype)(x)
+    x = layers.Activation("relu", name="conv1_relu", dtype=dtype)(x)
+    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad", **common)(x)
+    x = layers.MaxPooling2D(3, strides=2, name="pool1_pool", **common)(x)
+
+    conv_cls = AWConv2D if aw else layers.Conv2D
+    attention_layer = builder_utils.attention_factory(attention, cbam, data_format, dtype)
+    for stage, blocks in enumerate(stack_blocks):
+        for block in range(blocks):
+            x = bottleneck(
+                x,
+                filters=64 * 2**stage,
+                stride=2 if block == 0 and stage > 0 else 1,
+                conv_shortcut=block == 0,
+                name=f"conv{stage + 2}_block{block + 1}",
+                conv_cls=conv_cls,
+                attention=attention_layer,
+                bn_axis=bn_axis,
+                **common,
+            )
+
+    x = builder_utils.classifier_or_pooling(x, include_top, pooling, classes,
+                                            classifier_activation, data_format, dtype)
+    model = keras.Model(inputs, x, name=name)
+    return builder_utils.finish(model, weights)
+
+
+_DOC = """Builds {title}: ResNet-{depth} v1{extra} (Zhu et al., ICANN 2021, Table 1).
+
+    Same signature and semantics as `keras.applications.ResNet{depth}`, except
+    that `weights` defaults to None (no ImageNet weights exist; "imagenet"
+    raises a ValueError saying how to warm-start instead).{cbam_doc}
+
+    Args:
+        include_top: whether to add the global-average-pool + Dense classifier.
+        weights: None or the path of a weights file to load.
+        input_tensor: optional Keras tensor to use as the image input.
+        input_shape: optional 3-tuple with 3 channels, height and width >= 32;
+            defaults to (224, 224, 3) with the top{aw_shape}.
+        pooling: None, "avg" or "max", when ``include_top=False``.
+        classes: number of classes.
+        classifier_activation: activation of the classifier (None for logits).
+        name: name of the model.{cbam_arg}
+
+    Returns:
+        A `keras.Model`; see `keras_aw.applications.resnet.ResNet`.
+
+    Example:
+
+    >>> from keras_aw import applications
+    >>> model = applications.{func}(input_shape=(64, 64, 3), classes=10)
+    >>> model.output_shape
+    (None, 10)
+    """
+
+_CBAM_DOC = """
+
+    `cbam` picks the CBAM form: "full" (channel gate on average- and
+    max-pooled descriptors, then the spatial gate; the original CBAM),
+    "maxpool" (the channel gate only) or "spatial" (average-pooled channel
+    gate, then the spatial gate) - the paper's "AW-CBAM (MaxPool)" and
+    "AW-CBAM (Spatial)" rows."""
+
+_CBAM_ARG = """
+        cbam: "full", "maxpool" or "spatial" (keyword-only)."""
+
+
+def _document(func, title, depth, extra, aw=False, cbam=False):
+    func.__doc__ = _DOC.format(
+        title=title, depth=depth, extra=extra, func=func.__name__,
+        cbam_doc=_CBAM_DOC if cbam else "", cbam_arg=_CBAM_ARG if cbam else "",
+        aw_shape=" or, for AW networks, always (a static size is needed)" if aw else
+        ", else (None, None, 3)",
+    )
+    return func
+
+
+# The named builders: each one line over `ResNet`. `locals()` holds exactly the
+# builder's arguments (it is evaluated before any other local is defined).
+
+
+def ResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
+             pooling=None, classes=1000, classifier_activation="softmax", name="resnet50"):
+    return ResNet(STACKS[50], **locals())
+
+
+def AWResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
+               pooling=None, classes=1000, classifier_activation="softmax",
+               name="aw_resnet50"):
+    return ResNet(STACKS[50], aw=True, **locals())
+
+
+def SEResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
+               pooling=None, classes=1000, classifier_activation="softmax",
+               name="se_resnet50"):
+    return ResNet(STACKS[50], attention="se", **locals())
+
+
+def AWSEResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                 pooling=None, classes=1000, classifier_activation="softmax",
+                 name="aw_se_resnet50"):
+    return ResNet(STACKS[50], attention="se", aw=True, **locals())
+
+
+def CBAMResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                 pooling=None, classes=1000, classifier_activation="softmax",
+                 name="cbam_resnet50", *, cbam="full"):
+    return ResNet(STACKS[50], attention="cbam", **locals())
+
+
+def AWCBAMResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                   pooling=None, classes=1000, classifier_activation="softmax",
+                   name="aw_cbam_resnet50", *, cbam="full"):
+    return ResNet(STACKS[50], attention="cbam", aw=True, **locals())
+
+
+def ResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
+              pooling=None, classes=1000, classifier_activation="softmax",
+              name="resnet101"):
+    return ResNet(STACKS[101], **locals())
+
+
+def AWResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                pooling=None, classes=1000, classifier_activation="softmax",
+                name="aw_resnet101"):
+    return ResNet(STACKS[101], aw=True, **locals())
+
+
+def SEResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                pooling=None, classes=1000, classifier_activation="softmax",
+                name="se_resnet101"):
+    return ResNet(STACKS[101], attention="se", **locals())
+
+
+def AWSEResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                  pooling=None, classes=1000, classifier_activation="softmax",
+                  name="aw_se_resnet101"):
+    return ResNet(STACKS[101], attention="se", aw=True, **locals())
+
+
+def CBAMResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                  pooling=None, classes=1000, classifier_activation="softmax",
+                  name="cbam_resnet101", *, cbam="full"):
+    return ResNet(STACKS[101], attention="cbam", **locals())
+
+
+def AWCBAMResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                    pooling=None, classes=1000, classifier_activation="softmax",
+                    name="aw_cbam_resnet101", *, cbam="full"):
+    return ResNet(STACKS[101], attention="cbam", aw=True, **locals())
+
+
+def ResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
+              pooling=None, classes=1000, classifier_activation="softmax",
+              name="resnet152"):
+    return ResNet(STACKS[152], **locals())
+
+
+def AWResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                pooling=None, classes=1000, classifier_activation="softmax",
+                name="aw_resnet152"):
+    return ResNet(STACKS[152], aw=True, **locals())
+
+
+def SEResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                pooling=None, classes=1000, classifier_activation="softmax",
+                name="se_resnet152"):
+    return ResNet(STACKS[152], attention="se", **locals())
+
+
+def AWSEResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                  pooling=None, classes=1000, classifier_activation="softmax",
+                  name="aw_se_resnet152"):
+    return ResNet(STACKS[152], attention="se", aw=True, **locals())
+
+
+def CBAMResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                  pooling=None, classes=1000, classifier_activation="softmax",
+                  name="cbam_resnet152", *, cbam="full"):
+    return ResNet(STACKS[152], attention="cbam", **locals())
+
+
+def AWCBAMResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                    pooling=None, classes=1000, classifier_activation="softmax",
+                    name="aw_cbam_resnet152", *, cbam="full"):
+    return ResNet(STACKS[152], attention="cbam", aw=True, **locals())
+
+
+for _depth in STACKS:
+    _document(globals()[f"ResNet{_depth}"], f"ResNet-{_depth}", _depth, "")
+    _document(globals()[f"AWResNet{_depth}"], f"AW-ResNet-{_depth}", _depth,
+              " with AW-convolution in every bottleneck", aw=True)
+    _document(globals()[f"SEResNet{_depth}"], f"SE-ResNet-{_depth}", _depth,
+              " with Squeeze-and-Excitation in every bottleneck")
+    _document(globals()[f"AWSEResNet{_depth}"], f"AW-SE-ResNet-{_depth}", _depth,
+              " with AW-convolution and Squeeze-and-Excitation", aw=True)
+    _document(globals()[f"CBAMResNet{_depth}"], f"CBAM-ResNet-{_depth}", _depth,
+              " with CBAM in every bottleneck", cbam=True)
+    _document(globals()[f"AWCBAMResNet{_depth}"], f"AW-CBAM-ResNet-{_depth}", _depth,
+              " with AW-convolution and CBAM", aw=True, cbam=True)
+del _depth
+
+
+def preprocess_input(x, data_format=None):
+    """Preprocesses RGB images in [0, 255] for the ResNets ("caffe" mode).
+
+    The images are converted from RGB to BGR, then each channel is
+    zero-centered with the ImageNet means, without scaling; exactly
+    `keras.applications.resnet.preprocess_input`.
+
+    Args:
+        x: float NumPy array or tensor, 3-D or 4-D.
+        data_format: "channels_last", "channels_first" or None (Keras config).
+
+    Returns:
+        The preprocessed array or tensor.
+    """
+    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
+
+
+def decode_predictions(preds, top=5):
+    return imagenet_utils.decode_predictions(preds, top=top)
+
+
+decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__

@@ -71,6 +71,17 @@ def test_matches_reference(name):
     assert rel_err(to_numpy(layer.attention_maps(x)), a) < 1e-5
 
 
+@pytest.mark.parametrize("name", ["stride2_same", "reduction_c1_lt_c1", "dilation2"])
+def test_batch_of_one_matches_reference(name):
+    """A static batch of one takes the backend-convolution path."""
+    layer = AWConv2D(**CASES[name], attention_reduction=4)
+    x = np.random.RandomState(8).randn(1, 9, 8, 8).astype("float32")
+    layer(x)
+    randomize_batchnorm(layer, seed=9)
+    expected, _ = reference_output(layer, x)
+    assert rel_err(to_numpy(layer(x, training=False)), expected) < 1e-5
+
+
 def test_input_smaller_than_kernel():
     """A 2x2 map under a 3x3 kernel: pooled cells repeat rows (PyTorch adaptive bins)."""
     layer = AWConv2D(5, 3, padding="same", attention_reduction=2)
@@ -91,7 +102,7 @@ def test_attention_maps_shape_and_range():
     np.testing.assert_array_equal(a, np.broadcast_to(a[:, :, :, :1, :], a.shape))
 
 
-@pytest.mark.parametrize("path", ["kernel", "taps"])
+@pytest.mark.parametrize("path", ["kernel", "taps", "conv"])
 @pytest.mark.parametrize("case", [
     dict(strides=(1, 1), padding="same", dilation_rate=(1, 1), groups=(1, 6)),
     dict(strides=(2, 2), padding="valid", dilation_rate=(1, 1), groups=(1, 3)),
@@ -107,15 +118,16 @@ def test_every_contraction_path_matches_reference(path, case):
                               np.zeros((1, 3, 3, g1, g2), "float32"), path=path)
         return
     rng = np.random.RandomState(5)
-    x = rng.randn(3, 7, 6, 4).astype("float32")
+    n = 1 if path == "conv" else 3  # "conv" is the static batch-of-one path
+    x = rng.randn(n, 7, 6, 4).astype("float32")
     kernel = rng.randn(3, 3, 4, 6).astype("float32")
-    modulation = rng.uniform(0.5, 2.0, (3, 3, 3, g1, g2)).astype("float32")
+    modulation = rng.uniform(0.5, 2.0, (n, 3, 3, g1, g2)).astype("float32")
     y = to_numpy(per_sample_conv2d(x, kernel, modulation, case["strides"], case["padding"],
                                    case["dilation_rate"], path=path))
     full = np.repeat(np.repeat(modulation, 4 // g1, axis=3), 6 // g2, axis=4)
     expected = np.stack([
-        ref.conv_single(x[n], kernel * full[n], case["strides"], case["padding"],
-                        case["dilation_rate"]) for n in range(3)])
+        ref.conv_single(x[i], kernel * full[i], case["strides"], case["padding"],
+                        case["dilation_rate"]) for i in range(n)])
     assert rel_err(y, expected) < 1e-5
 
 

@@ -13,10 +13,13 @@ No formulation loops over the batch in Python and none uses the batch-as-groups
 convolution (which falls into TensorFlow's very slow XLA fallback on CPU).
 The input is unfolded once into taps (im2col by slicing, which every backend and
 every export format runs with builtin ops), then one of two exact contractions
-is used, chosen by the size of the intermediate it materializes:
+is used, chosen by the size of the intermediate it materializes (a static
+batch of one simply uses the backend's convolution):
 
 - ``"kernel"``: build the per-sample kernels ``AK`` (N·kh·kw·C1·C2 values) and
   do one batched matrix product (N, P, kh·kw·C1) @ (N, kh·kw·C1, C2);
+- ``"conv"``: a batch of one (static shape, e.g. batch-1 inference): the
+  backend's own convolution with the one modulated kernel;
 - ``"taps"``: only when the modulation is shared along input channels
   (``G1 == 1``, the paper's default): one matrix product per kernel tap with
   the static kernel, giving per-tap partial outputs (N·P·kh·kw·C2 values), then
@@ -25,7 +28,7 @@ is used, chosen by the size of the intermediate it materializes:
 
 from keras import ops
 
-PATHS = ("auto", "kernel", "taps")
+PATHS = ("auto", "kernel", "taps", "conv")
 
 
 def conv_output_length(length, kernel, stride, dilation, padding):
@@ -132,7 +135,8 @@ def per_sample_conv2d(
         modulation: shape (N, kh, kw, G1, G2); G1 | C1 and G2 | C2.
         strides, dilation_rate: pairs of positive ints.
         padding: "valid" or "same".
-        path: "auto", "kernel" or "taps" (module doc). "taps" needs G1 == 1.
+        path: "auto", "kernel", "taps" or "conv" (module doc). "taps" needs
+            G1 == 1, "conv" a static batch of one.
 
     Returns:
         Tensor of shape (N, Ho, Wo, C2), no bias, no activation.
@@ -154,7 +158,15 @@ def per_sample_conv2d(
     ho, wo = output_size(x, (kh, kw), strides, padding, dilation_rate)
     t, p = kh * kw, ho * wo
     if path == "auto":
-        path = choose_path(p, kernel.shape, g1)
+        path = "conv" if x.shape[0] == 1 else choose_path(p, kernel.shape, g1)
+    if path == "conv":
+        if x.shape[0] != 1:
+            raise ValueError(
+                f"path='conv' needs a static batch of one; received x.shape={tuple(x.shape)}"
+            )
+        per_sample = kernel * expand_modulation(modulation, kernel.shape)[0]
+        return ops.conv(x, per_sample, strides=strides, padding=padding,
+                        dilation_rate=dilation_rate, data_format="channels_last")
     if path == "taps" and g1 != 1:
         raise ValueError(
             f"path={path!r} needs a modulation shared along input channels (G1=1); "

@@ -172,5 +172,5 @@ def attention_factory(attention, cbam, data_format, dtype, reduction=16):
 def finish(model, weights):
     """Loads a weights file into the built model (None leaves the initialization)."""
     if weights is not None:
-        model.load_weights(weights)
+        model.load_weights(os.fspath(weights))
     return model

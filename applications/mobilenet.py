@@ -42,7 +42,8 @@ BLOCKS = (
 
 def separable_block(x, pointwise_filters, alpha, depth_multiplier, stride, block_id,
                     conv_cls, attention, bn_axis, data_format, dtype):
-    """Depthwise 3x3 (stride) -> BN -> ReLU6 [-> attention] -> pointwise 1x1 -> BN -> ReLU6 [-> attention].
+    """One separable block: depthwise 3x3 (stride), BN, ReLU6, [attention], pointwise 1x1, BN,
+    ReLU6, [attention].
 
     Args:
         x: input tensor.

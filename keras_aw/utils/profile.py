@@ -9,7 +9,8 @@ every layer's input and output; nothing is tabulated per architecture:
   ``prod(output spatial) * filters * prod(kernel) * in_channels / groups``;
 - ``DepthwiseConv1D/2D``: ``prod(output spatial) * out_channels * prod(kernel)``;
 - ``SeparableConv1D/2D``: its depthwise plus its pointwise part;
-- ``Conv1D/2D/3DTranspose``: ``prod(input spatial) * in_channels * prod(kernel) * filters / groups``;
+- ``Conv1D/2D/3DTranspose``:
+  ``prod(input spatial) * in_channels * prod(kernel) * filters / groups``;
 - ``Dense``: ``prod(leading dims) * in_features * units``;
 - `AWConv2D`, in addition to its convolution: the attention branch (two 1x1
   convolutions applied on the ``kh x kw`` pooled grid) and the kernel
@@ -49,9 +50,10 @@ def profile(model, input_size=224):
     Args:
         model: a built functional or sequential `keras.Model`.
         input_size: int or (height, width): the spatial size used where the
-            model's input leaves it undefined (e.g. ``include_top=False``
+            model's 4-D input leaves it undefined (e.g. ``include_top=False``
             models built with ``input_shape=(None, None, 3)``). A model with a
-            fixed input size is profiled at that size.
+            fixed input size is profiled at that size; other undefined
+            dimensions (e.g. a sequence length) count as 1.
 
     Returns:
         A `Profile` ``(trainable_params, gflops)``.

@@ -1,0 +1,218 @@
+"""Pictures of AW-convolution attention: what each AWConv2D layer does to its kernel.
+
+For one image, every `AWConv2D` layer of a model computes an attention map A
+with the kernel's shape (kh, kw, C1, C2); sample n is convolved with
+``K + A ⊙ K``. `plot_attention` draws, per layer, the kh x kw attention of a
+selection of output channels (the channels whose attention varies most over
+the kernel taps), the mean over all output channels, and the distribution of
+A over output channels; for 1x1 kernels (MobileNet's pointwise convolutions)
+it draws the attention of every output channel as a strip.
+
+Example:
+
+>>> import numpy as np
+>>> from keras_aw import training, visualize
+>>> model = training.build_model("AWSmallCNN", (32, 32, 3), 10)
+>>> maps = visualize.attention_maps(model, np.zeros((32, 32, 3), "float32"))
+>>> [(name, a.shape) for name, a in maps]
+[('block3_awconv', (3, 3, 64, 128)), ('block4_awconv', (3, 3, 128, 128))]
+"""
+
+import os
+
+import keras
+import numpy as np
+
+from keras_aw.layers import AWConv2D
+
+
+def _contains_aw(layer):
+    if isinstance(layer, AWConv2D):
+        return True
+    if isinstance(layer, keras.Model):
+        return any(_contains_aw(sub) for sub in layer.layers)
+    return False
+
+
+def aw_layer_inputs(model, images, batch_size=64):
+    """Returns [(name, layer, input)] for every AWConv2D of `model` (nested models too).
+
+    `images` is a batch for the model's input; `input` is the NumPy array each
+    layer receives, computed in inference mode (with `Model.predict`, compiled
+    once, in batches of `batch_size`).
+    """
+    targets = [layer for layer in model.layers if _contains_aw(layer)]
+    if not targets:
+        return []
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    probe = keras.Model(inputs, [layer.input for layer in targets])
+    values = probe.predict(images, batch_size=batch_size, verbose=0)
+    if not isinstance(values, (list, tuple)):
+        values = [values]
+    found = []
+    for layer, value in zip(targets, values):
+        if isinstance(layer, AWConv2D):
+            found.append((layer.name, layer, value))
+        else:
+            found.extend(
+                (f"{layer.name}/{name}", sub, v) for name, sub, v in aw_layer_inputs(layer, value)
+            )
+    return found
+
+
+def attention_maps(model, image):
+    """The attention A (kh, kw, C1, C2) of every AWConv2D layer for one image.
+
+    Args:
+        model: a Keras model containing AWConv2D layers.
+        image: one image (H, W, C) in the model's input range.
+
+    Returns:
+        A list of (layer name, NumPy array of shape (kh, kw, C1, C2)).
+    """
+    batch = np.asarray(image, dtype="float32")[None]
+    return [
+        (name, keras.ops.convert_to_numpy(layer.attention_maps(x, training=False))[0]
+         .astype("float32"))
+        for name, layer, x in aw_layer_inputs(model, batch)
+    ]
+
+
+def attention_summary(model, images, chunk=32):
+    """Per AWConv2D layer, A averaged over input channels, for a batch of images.
+
+    Returns a list of (layer name, NumPy array (N, kh, kw, C2)); memory stays
+    bounded by computing A in chunks of `chunk` images.
+    """
+    images = np.asarray(images, dtype="float32")
+    result = []
+    for name, layer, x in aw_layer_inputs(model, images):
+        parts = [
+            keras.ops.convert_to_numpy(layer.attention_maps(x[i:i + chunk], training=False))
+            .astype("float32").mean(axis=3)
+            for i in range(0, len(x), chunk)
+        ]
+        result.append((name, np.concatenate(parts)))
+    return result
+
+
+def _channel_maps(a):
+    """(kh, kw, C1, C2) -> (C2, kh, kw): the attention of each output channel
+    (averaged over input channels; with the default reduction_c1 = C1 it is
+    the same for every input channel)."""
+    return np.transpose(a.mean(axis=2), (2, 0, 1))
+
+
+def plot_attention(model, image, output, title=None, max_channels=12, class_names=None,
+                   label=None):
+    """Draws the attention of every AWConv2D layer of `model` for `image` into a PNG.
+
+    Args:
+        model: a Keras model with AWConv2D layers (raise ValueError otherwise).
+        image: one image (H, W, 3) as the model takes it (0-255 for models
+            built by `keras_aw.training.build_model`).
+        output: path of the PNG to write.
+        title: figure title (default: the model's name).
+        max_channels: output channels drawn per layer (those whose attention
+            varies most across the kernel taps).
+        class_names: optional names of the model's classes, for the prediction.
+        label: optional true class index of the image.
+
+    Returns:
+        `output`.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    maps = attention_maps(model, image)
+    if not maps:
+        raise ValueError(f"model {model.name!r} has no AWConv2D layers: no attention to draw")
+    image = np.asarray(image, dtype="float32")
+    probs = np.asarray(model.predict(image[None], verbose=0)[0], dtype="float64")
+
+    def name_of(index):
+        if class_names is not None and 0 <= index < len(class_names):
+            return f"{class_names[index]}"
+        return f"class {index}"
+
+    cols = max_channels + 2  # channels, mean map, distribution
+    rows = len(maps) + 1
+    fig = plt.figure(figsize=(1.25 * cols + 1.6, 1.45 * rows + 0.6))
+    grid = fig.add_gridspec(rows, cols + 1, width_ratios=[1.6] + [1] * cols,
+                            hspace=0.75, wspace=0.35)
+
+    # First row: the image and the prediction.
+    ax = fig.add_subplot(grid[0, 1:3])
+    shown = image / 255.0 if image.max() > 1.5 else image
+    ax.imshow(np.clip(shown, 0, 1), interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title("input image", fontsize=9)
+    top = np.argsort(-probs)[:3]
+    text = "prediction: " + ", ".join(f"{name_of(int(i))} {probs[i]:.2f}" for i in top)
+    if label is not None:
+        text = f"true class: {name_of(int(label))}\n" + text
+    text += (
+        "\n\nEach row: one AWConv2D layer. Cells show A[j, k] for the kernel taps\n"
+        "(kernel used: K + A*K, so A = 0 keeps K, A = 1 doubles it);\n"
+        "colour scale per layer, shown at its right."
+    )
+    tax = fig.add_subplot(grid[0, 3:])
+    tax.axis("off")
+    tax.text(0.0, 0.5, text, fontsize=9, va="center", family="monospace")
+
+    for row, (name, a) in enumerate(maps, start=1):
+        kh, kw, c1, c2 = a.shape
+        per_channel = _channel_maps(a)  # (C2, kh, kw)
+        vmin, vmax = float(a.min()), float(a.max())
+        if vmax - vmin < 1e-6:
+            vmin, vmax = vmin - 0.01, vmax + 0.01
+        lax = fig.add_subplot(grid[row, 0])
+        lax.axis("off")
+        lax.text(1.0, 0.5, f"{name}\n{kh}x{kw}, {c1}->{c2} ch\nA: mean {a.mean():.3f}\n"
+                 f"range {a.min():.3f}-{a.max():.3f}", ha="right", va="center", fontsize=8)
+        if kh * kw > 1:
+            spread = per_channel.reshape(c2, -1).std(axis=1)
+            chosen = np.sort(np.argsort(-spread)[:max_channels])
+            for i, channel in enumerate(chosen):
+                ax = fig.add_subplot(grid[row, 1 + i])
+                im = ax.imshow(per_channel[channel], vmin=vmin, vmax=vmax, cmap="viridis",
+                               interpolation="nearest")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_title(f"out ch {channel}", fontsize=7)
+            ax = fig.add_subplot(grid[row, 1 + max_channels])
+            im = ax.imshow(per_channel.mean(axis=0), vmin=vmin, vmax=vmax, cmap="viridis",
+                           interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"mean of {c2} ch", fontsize=7)
+        else:
+            ax = fig.add_subplot(grid[row, 1:1 + max_channels + 1])
+            strip = per_channel.reshape(1, c2)
+            im = ax.imshow(strip, vmin=vmin, vmax=vmax, cmap="viridis", aspect="auto",
+                           interpolation="nearest")
+            ax.set_yticks([])
+            ax.set_xlabel("output channel", fontsize=7)
+            ax.tick_params(labelsize=6)
+            ax.set_title("1x1 kernel: attention of every output channel", fontsize=7)
+        # Histogram of A over (taps, output channels), its bars coloured with
+        # the colour map: it doubles as the colour scale of the row.
+        cax = fig.add_subplot(grid[row, cols])
+        _, edges, patches = cax.hist(per_channel.reshape(-1), bins=24, range=(vmin, vmax),
+                                     orientation="horizontal")
+        for left, right, patch in zip(edges[:-1], edges[1:], patches):
+            patch.set_facecolor(im.cmap(im.norm(0.5 * (left + right))))
+        cax.set_ylim(vmin, vmax)
+        cax.yaxis.tick_right()
+        cax.tick_params(labelsize=6)
+        cax.set_xticks([])
+        cax.set_title("scale / histogram", fontsize=7)
+    fig.suptitle(title or f"AW attention of {model.name}", fontsize=12)
+    directory = os.path.dirname(os.path.abspath(output))
+    os.makedirs(directory, exist_ok=True)
+    fig.savefig(output, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return output

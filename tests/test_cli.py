@@ -1,0 +1,291 @@
+"""The `keras-aw` command line: every subcommand, resume after an interruption, bad input.
+
+Most tests call `keras_aw.cli.main([...])` in-process; a subprocess runs the
+installed console script once, and `--distribute` (which must split the CPU
+into two devices before the backend starts).
+"""
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import BACKEND
+from keras_aw import cli, training
+
+SMALL = ["--num-train", "48", "--num-test", "16", "--batch-size", "16", "--image-size", "16",
+         "--verbose", "2"]
+
+
+def run(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("keras-aw")]
+    assert len(lines) == 1, err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+class Interrupt(training.RunRecorder):
+    """Simulates Ctrl-C in the middle of the second epoch."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 1 and batch == 1:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A 2-epoch AWSmallCNN run, interrupted in epoch 2 and resumed. Returns (dir, outputs)."""
+    capture = {}
+    path = str(tmp_path_factory.mktemp("cli") / "run")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(training, "RunRecorder", Interrupt)
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    for key, patch in (("interrupted", True), ("resumed", False)):
+        if not patch:
+            mp.undo()
+        out, err = io.StringIO(), io.StringIO()
+        argv = ["train", "--model", "AWSmallCNN", "--epochs", "2", "--output", path] + SMALL
+        if key == "resumed":
+            argv.append("--resume")
+        with redirect_stdout(out), redirect_stderr(err):
+            code = cli.main(argv)
+        capture[key] = (code, out.getvalue(), err.getvalue())
+        if key == "interrupted":
+            with open(os.path.join(path, "state.json")) as f:
+                capture["state_after_interrupt"] = json.load(f)
+    mp.undo()
+    return path, capture
+
+
+def test_help_of_every_subcommand(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in ("profile", "train", "evaluate", "export", "visualize"):
+        assert command in out
+        code, out_sub, _ = run(capsys, command, "--help")
+        assert code == 0 and "usage: keras-aw " + command in out_sub
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and BACKEND in out
+
+
+def test_interrupted_training_keeps_completed_epochs(run_dir):
+    path, capture = run_dir
+    code, out, err = capture["interrupted"]
+    assert code == 130
+    assert "interrupted" in err and "--resume" in err and "Traceback" not in err
+    state = capture["state_after_interrupt"]
+    assert state["epochs_done"] == 1 and len(state["history"]) == 1
+
+
+def test_resume_continues_the_epoch_count(run_dir):
+    path, capture = run_dir
+    code, out, err = capture["resumed"]
+    assert code == 0, err
+    assert "Epoch 2/2" in out and "Epoch 1/2" not in out
+    for name in ("checkpoint.keras", "model.keras", "history.csv", "training_curve.png",
+                 "state.json"):
+        assert os.path.getsize(os.path.join(path, name)) > 0, name
+    with open(os.path.join(path, "history.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(rows[0])
+    assert float(rows[1]["learning_rate"]) < float(rows[0]["learning_rate"])  # cosine decay
+    with open(os.path.join(path, "training_curve.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    model = keras.saving.load_model(os.path.join(path, "model.keras"))
+    assert model.inputs[0].shape[1:] == (16, 16, 3) and model.outputs[0].shape[-1] == 10
+    # The same output directory without --resume is refused (no silent overwrite).
+    code = cli.main(["train", "--model", "AWSmallCNN", "--epochs", "3", "--output", path]
+                    + SMALL)
+    assert code == 2
+
+
+def test_evaluate(run_dir, capsys):
+    path, _ = run_dir
+    code, out, err = run(capsys, "evaluate", os.path.join(path, "model.keras"), "--num-test", 32,
+                         "--verbose", 0)
+    assert code == 0, err
+    lines = dict(line.split(": ") for line in out.strip().splitlines())
+    assert 0.0 <= float(lines["accuracy"]) <= 1.0 and float(lines["loss"]) > 0
+
+
+def test_visualize_sample_and_image_file(run_dir, capsys, tmp_path):
+    path, _ = run_dir
+    model_path = os.path.join(path, "model.keras")
+    png = tmp_path / "attention.png"
+    code, out, err = run(capsys, "visualize", model_path, "--output", png, "--index", 2)
+    assert code == 0, err
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.getsize(png) > 20000  # a real figure, not an empty canvas
+    # An image file of the right size, and one of the wrong size.
+    from PIL import Image
+
+    from keras_aw.datasets import shapes
+
+    (x, _), _ = shapes.load_data(2, 0, image_size=16, seed=5)
+    Image.fromarray(x[0]).save(tmp_path / "ok.png")
+    code, _, err = run(capsys, "visualize", model_path, tmp_path / "ok.png", "--output",
+                       tmp_path / "ok_attention.png")
+    assert code == 0, err
+    assert os.path.getsize(tmp_path / "ok_attention.png") > 20000
+    Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(tmp_path / "big.png")
+    code, _, err = run(capsys, "visualize", model_path, tmp_path / "big.png", "--output",
+                       tmp_path / "big_attention.png")
+    assert_one_line_error(code, err, "24x20", "16x16", "--resize")
+    code, _, err = run(capsys, "visualize", model_path, tmp_path / "big.png", "--resize",
+                       "--output", tmp_path / "big_attention.png")
+    assert code == 0, err
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TFLite conversion needs the TensorFlow "
+                    "backend (export helpers; Keras 3.15)")
+def test_export_tflite(run_dir, capsys, tmp_path):
+    path, _ = run_dir
+    target = tmp_path / "model.tflite"
+    code, out, err = run(capsys, "export", os.path.join(path, "model.keras"), "--format",
+                         "tflite", "--output", target)
+    assert code == 0, err
+    assert os.path.getsize(target) > 10000
+
+
+def test_bad_input_is_one_line(run_dir, capsys, tmp_path):
+    path, _ = run_dir
+    model_path = os.path.join(path, "model.keras")
+    out_dir = str(tmp_path / "x")
+    cases = [
+        (["train", "--model", "NoSuchNet", "--output", out_dir] + SMALL, ["NoSuchNet"]),
+        (["train", "--model", "SmallCNN", "--dataset", "mnist", "--output", out_dir] + SMALL,
+         ["mnist"]),
+        (["evaluate", str(tmp_path / "missing.keras")], ["missing.keras"]),
+        (["visualize", str(tmp_path / "missing.keras"), "--output", str(tmp_path / "a.png")],
+         ["missing.keras"]),
+        (["export", str(tmp_path / "missing.keras"), "--format", "onnx", "--output",
+          str(tmp_path / "m.onnx")], ["missing.keras"]),
+        (["visualize", model_path, str(tmp_path / "nope.png"), "--output",
+          str(tmp_path / "a.png")], ["nope.png"]),
+        (["evaluate", model_path, "--dataset", "tfds:"], ["tfds:"]),
+        (["profile", "--models", "ResNet49"], ["ResNet49"]),
+    ]
+    # An output directory that cannot be created: its parent is a regular file.
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    cases.append((["train", "--model", "SmallCNN", "--output", str(blocker / "run")] + SMALL,
+                  ["not writable"]))
+    cases.append((["visualize", model_path, "--output", str(blocker / "a.png")],
+                  ["not writable"]))
+    # A file that is not a Keras model.
+    fake = tmp_path / "fake.keras"
+    fake.write_text("garbage")
+    cases.append((["evaluate", str(fake)], ["cannot load model"]))
+    for argv, fragments in cases:
+        code, _, err = run(capsys, *argv)
+        assert_one_line_error(code, err, *fragments)
+    assert not os.path.exists(out_dir) or not os.listdir(out_dir)
+
+
+def test_tfds_dataset_with_mock_data_and_mixed_precision(tmp_path, capsys):
+    """tfds:NAME through the tf.data pipeline, trained in mixed precision."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    path = tmp_path / "tfds"
+    with tfds.testing.mock_data(num_examples=40):
+        code, out, err = run(capsys, "train", "--model", "AWSmallCNN", "--dataset",
+                             "tfds:cifar10", "--epochs", "1", "--steps-per-epoch", "2",
+                             "--mixed-precision", "--output", path, *SMALL)
+        assert code == 0, err
+        code, out, err = run(capsys, "evaluate", path / "model.keras", "--dataset",
+                             "tfds:cifar10:test", "--verbose", "0")
+        assert code == 0, err
+    assert re.search(r"^accuracy: [01]\.\d{4}$", out, flags=re.M), out
+    with open(path / "state.json") as f:
+        state = json.load(f)
+    assert state["num_classes"] == 10 and state["dataset"] == "tfds:cifar10"
+    assert state["mixed_precision"] is True
+    with open(path / "history.csv") as f:
+        (row,) = list(csv.DictReader(f))
+    assert np.isfinite(float(row["loss"]))
+    # Mixed precision: bfloat16 (CPU) or float16 (GPU) compute, float32 variables;
+    # the global policy is restored afterwards.
+    assert keras.config.dtype_policy().name == "float32"
+    model = keras.saving.load_model(path / "model.keras")
+    aw = model.get_layer("block3_awconv")
+    assert aw.dtype_policy.name == training.mixed_policy_name()
+    assert aw.kernel.dtype == "float32" and aw.compute_dtype in ("bfloat16", "float16")
+    # The tf.data pipeline: batched float32 RGB at the requested size, prefetched.
+    with tfds.testing.mock_data(num_examples=8):
+        data = training.load_data("tfds:mnist", image_size=12, batch_size=4)
+    batch_x, batch_y = next(iter(data["train"]))
+    assert tuple(batch_x.shape) == (4, 12, 12, 3) and batch_x.dtype.name == "float32"
+    assert "Prefetch" in type(data["train"]).__name__
+
+
+def _subprocess_env():
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("XLA_FLAGS", None)
+    return env
+
+
+def test_console_script_reports_bad_input_without_traceback(tmp_path):
+    script = shutil.which("keras-aw") or os.path.join(os.path.dirname(sys.executable),
+                                                      "keras-aw")
+    assert os.path.exists(script), "the keras-aw console script is not installed"
+    result = subprocess.run([script, "evaluate", str(tmp_path / "none.keras")],
+                            capture_output=True, text=True, env=_subprocess_env(), timeout=240)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("keras-aw")]
+    assert lines == [f"keras-aw evaluate: error: no such file: {str(tmp_path / 'none.keras')!r}"]
+
+
+def test_distribute(tmp_path, capsys):
+    argv = ["train", "--model", "AWSmallCNN", "--epochs", "1", "--steps-per-epoch", "2",
+            "--output", str(tmp_path / "dist"), "--distribute", "--cpu-devices", "2"] + SMALL
+    if BACKEND == "torch":
+        code, _, err = run(capsys, *argv)
+        assert_one_line_error(code, err, "--distribute", "torch")
+        return
+    result = subprocess.run([sys.executable, "-m", "keras_aw.cli"] + argv, capture_output=True,
+                            text=True, env=_subprocess_env(), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "distributing over 2 devices" in result.stdout
+    assert os.path.exists(tmp_path / "dist" / "model.keras")
+
+
+def test_profile(capsys):
+    code, out, err = run(capsys, "profile", "--models", "mobilenet")
+    assert code == 0, err
+    (row,) = [line.split() for line in out.splitlines()[3:]]
+    # Measured params and GFLOPs, then the paper's params, GFLOPs and top-1 error.
+    assert row[0] == "MobileNet"
+    assert float(row[1]) == pytest.approx(4.23, abs=0.01)
+    assert float(row[2]) == pytest.approx(0.569, abs=0.002)
+    assert row[3:] == ["4.23", "0.569", "31.39%"]
+
+
+def test_profile_rows():
+    assert cli._profile_rows("AWResNet50,awcbamresnet50:spatial") == [
+        "AWResNet50", "AWCBAMResNet50:spatial"]
+    rows = cli._profile_rows("all")
+    assert rows[:6] == ["ResNet50", "AWResNet50", "SEResNet50", "AWSEResNet50",
+                        "AWCBAMResNet50:maxpool", "AWCBAMResNet50:spatial"]
+    assert len(rows) == len(set(rows)) and "AWResNet152" in rows and "AWMobileNet" in rows
+    for bad in ("ResNet50:spatial", "AWCBAMResNet50:sideways", " , "):
+        with pytest.raises(training.UserError):
+            cli._profile_rows(bad)

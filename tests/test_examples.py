@@ -1,0 +1,60 @@
+"""Every example runs in its fast mode and prints what it promises."""
+
+import importlib.util
+import os
+import re
+
+import pytest
+
+from helpers import BACKEND
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quickstart_fast(capsys, tmp_path):
+    code = load("quickstart").main(["--fast", "--output", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    accuracies = re.findall(r"^(plain SmallCNN|AW AWSmallCNN) test accuracy: (0\.\d\d|1\.00)$",
+                            out, flags=re.M)
+    assert [name for name, _ in accuracies] == ["plain SmallCNN", "AW AWSmallCNN"]
+    match = re.search(r"max \|TFLite - Keras\| = (\S+) on 64 test images, same predicted class "
+                      r"on 64/64", out)
+    assert match and float(match.group(1)) < 1e-4, out
+    assert os.path.getsize(tmp_path / "aw_small_cnn.tflite") > 10000
+
+
+def test_visualize_attention_fast(capsys, tmp_path):
+    code = load("visualize_attention").main(["--fast", "--output-dir", str(tmp_path),
+                                             "--classes", "star,ring"])
+    assert code == 0
+    for name in ("attention_star.png", "attention_ring.png", "attention_by_class.png"):
+        with open(tmp_path / name, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+        assert os.path.getsize(tmp_path / name) > 20000, name
+
+
+def test_finetune_tfds_fast_with_mock_data(capsys, tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    output = tmp_path / "aw.keras"
+    with tfds.testing.mock_data(num_examples=64):
+        code = load("finetune_tfds").main(["--fast", "--batch-size", "16", "--output",
+                                           str(output)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert re.search(r"converted 3 Conv2D layers to AWConv2D", out), out
+    for label in ("plain", "AW fine-tuned"):
+        assert re.search(rf"^{label} test accuracy: [01]\.\d\d$", out, flags=re.M), out
+    import keras
+
+    import keras_aw
+
+    model = keras.saving.load_model(output)
+    assert sum(isinstance(l, keras_aw.AWConv2D) for l in model.layers) == 3

@@ -82,6 +82,20 @@ def test_batch_of_one_matches_reference(name):
     assert rel_err(to_numpy(layer(x, training=False)), expected) < 1e-5
 
 
+def test_global_channels_first_config():
+    """data_format=None follows Keras's image_data_format; the branch still works."""
+    keras.config.set_image_data_format("channels_first")
+    try:
+        layer = AWConv2D(5, 3, padding="same", attention_reduction=2)
+        x_last = np.random.RandomState(3).randn(2, 6, 6, 4).astype("float32")
+        y = to_numpy(layer(np.transpose(x_last, (0, 3, 1, 2))))
+    finally:
+        keras.config.set_image_data_format("channels_last")
+    assert layer.data_format == "channels_first"
+    expected, _ = reference_output(layer, x_last)
+    assert rel_err(np.transpose(y, (0, 2, 3, 1)), expected) < 1e-5
+
+
 def test_input_smaller_than_kernel():
     """A 2x2 map under a 3x3 kernel: pooled cells repeat rows (PyTorch adaptive bins)."""
     layer = AWConv2D(5, 3, padding="same", attention_reduction=2)

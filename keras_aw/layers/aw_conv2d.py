@@ -144,17 +144,19 @@ class AWConv2D(layers.Conv2D):
         self._groups_in = channels // rc1
         self._groups_out = self.filters // self.reduction_c2
         kh, kw = self.kernel_size
+        # The branch always runs on channels-last data, whatever Keras's global format.
         common = dict(dtype=self.dtype_policy)
+        branch = dict(common, data_format="channels_last")
         self.attention_conv1 = layers.Conv2D(
             max(channels // self.attention_reduction, 1), 1, use_bias=False,
-            name="attention_conv1", **common,
+            name="attention_conv1", **branch,
         )
-        self.attention_bn1 = layers.BatchNormalization(name="attention_bn1", **common)
+        self.attention_bn1 = layers.BatchNormalization(axis=-1, name="attention_bn1", **common)
         self.attention_conv2 = layers.Conv2D(
             self._groups_in * self._groups_out, 1, use_bias=False,
-            name="attention_conv2", **common,
+            name="attention_conv2", **branch,
         )
-        self.attention_bn2 = layers.BatchNormalization(name="attention_bn2", **common)
+        self.attention_bn2 = layers.BatchNormalization(axis=-1, name="attention_bn2", **common)
         pooled = (None, kh, kw, channels)
         self.attention_conv1.build(pooled)
         hidden = self.attention_conv1.compute_output_shape(pooled)

@@ -8,6 +8,7 @@ import keras_aw
 from helpers import BACKEND, randomize_batchnorm, rel_err, to_numpy
 from keras_aw import AWConv2D, convert_to_aw
 from keras_aw.convert import DEFAULT_IDENTITY_ATTENTION
+from test_export import calibrate_batchnorm
 
 
 def outputs(model, x):
@@ -56,17 +57,6 @@ def small_cnn(seed=0):
 
 
 # ----------------------------------------------------------------------- keras.applications
-
-
-def calibrate_batchnorm(model, x):
-    """Moving statistics := the statistics of `x`'s real activations (realistic, unlike
-    random ones: they amplify each converted layer's (1 + a0) scale the most)."""
-    batchnorms = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
-    for layer in batchnorms:
-        layer.momentum = 0.0
-    model(x, training=True)
-    for layer in batchnorms:
-        layer.momentum = 0.99
 
 
 @pytest.fixture(scope="module")

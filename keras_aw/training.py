@@ -286,24 +286,23 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
         else:
             out["test"] = None
         return out
-    ds, num_classes, names, splits = _tfds_load(name, split or ("test" if not splits_known(name)
-                                                                or "test" in _splits(name)
-                                                                else "validation"))
+    if split is None:
+        available = _splits(name)
+        split = "test" if not available or "test" in available else (
+            "validation" if "validation" in available else "train")
+    ds, num_classes, names, _ = _tfds_load(name, split)
     return {"num_classes": num_classes, "class_names": names,
             "test": _tfds_pipeline(ds, image_size, batch_size, False, seed, drop_remainder, False)}
 
 
 def _splits(name):
+    """The splits TFDS knows for `name` without downloading ([] when unknown)."""
     try:
         import tensorflow_datasets as tfds
 
         return list(tfds.builder(name).info.splits.keys())
     except Exception:  # noqa: BLE001
         return []
-
-
-def splits_known(name):
-    return bool(_splits(name))
 
 
 # --------------------------------------------------------------------------

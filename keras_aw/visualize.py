@@ -139,9 +139,11 @@ def plot_attention(model, image, output, title=None, max_channels=12, class_name
 
     cols = max_channels + 2  # channels, mean map, distribution
     rows = len(maps) + 1
-    fig = plt.figure(figsize=(1.25 * cols + 1.6, 1.45 * rows + 0.6))
+    height = 1.45 * rows + 0.6
+    fig = plt.figure(figsize=(1.25 * cols + 1.6, height))
     grid = fig.add_gridspec(rows, cols + 1, width_ratios=[1.6] + [1] * cols,
-                            hspace=0.75, wspace=0.35)
+                            hspace=0.75, wspace=0.35, top=1.0 - 0.55 / height,
+                            bottom=0.25 / height)
 
     # First row: the image and the prediction.
     ax = fig.add_subplot(grid[0, 1:3])
@@ -195,9 +197,9 @@ def plot_attention(model, image, output, title=None, max_channels=12, class_name
             im = ax.imshow(strip, vmin=vmin, vmax=vmax, cmap="viridis", aspect="auto",
                            interpolation="nearest")
             ax.set_yticks([])
-            ax.set_xlabel("output channel", fontsize=7)
-            ax.tick_params(labelsize=6)
-            ax.set_title("1x1 kernel: attention of every output channel", fontsize=7)
+            ax.tick_params(labelsize=6, pad=1)
+            ax.set_title("1x1 kernel: attention of each output channel (x axis: channel index)",
+                         fontsize=7)
         # Histogram of A over (taps, output channels), its bars coloured with
         # the colour map: it doubles as the colour scale of the row.
         cax = fig.add_subplot(grid[row, cols])
@@ -210,7 +212,8 @@ def plot_attention(model, image, output, title=None, max_channels=12, class_name
         cax.tick_params(labelsize=6)
         cax.set_xticks([])
         cax.set_title("scale / histogram", fontsize=7)
-    fig.suptitle(title or f"AW attention of {model.name}", fontsize=12)
+    fig.suptitle(title or f"AW attention of {model.name}", fontsize=12,
+                 y=1.0 - 0.15 / height)
     directory = os.path.dirname(os.path.abspath(output))
     os.makedirs(directory, exist_ok=True)
     fig.savefig(output, dpi=90, bbox_inches="tight")

@@ -182,6 +182,8 @@ def test_bad_input_is_one_line(run_dir, capsys, tmp_path):
         (["visualize", model_path, str(tmp_path / "nope.png"), "--output",
           str(tmp_path / "a.png")], ["nope.png"]),
         (["evaluate", model_path, "--dataset", "tfds:"], ["tfds:"]),
+        (["train", "--model", "SmallCNN", "--dataset", "tfds:no_such_set", "--output",
+          str(tmp_path / "y")] + SMALL, ["unknown tfds data set 'no_such_set'"]),
         (["profile", "--models", "ResNet49"], ["ResNet49"]),
     ]
     # An output directory that cannot be created: its parent is a regular file.
@@ -206,7 +208,7 @@ def test_tfds_dataset_with_mock_data_and_mixed_precision(tmp_path, capsys):
     tfds = pytest.importorskip("tensorflow_datasets")
     path = tmp_path / "tfds"
     with tfds.testing.mock_data(num_examples=40):
-        code, out, err = run(capsys, "train", "--model", "AWSmallCNN", "--dataset",
+        code, out, err = run(capsys, "train", "--model", "SmallCNN", "--dataset",
                              "tfds:cifar10", "--epochs", "1", "--steps-per-epoch", "2",
                              "--mixed-precision", "--output", path, *SMALL)
         assert code == 0, err
@@ -225,9 +227,9 @@ def test_tfds_dataset_with_mock_data_and_mixed_precision(tmp_path, capsys):
     # the global policy is restored afterwards.
     assert keras.config.dtype_policy().name == "float32"
     model = keras.saving.load_model(path / "model.keras")
-    aw = model.get_layer("block3_awconv")
-    assert aw.dtype_policy.name == training.mixed_policy_name()
-    assert aw.kernel.dtype == "float32" and aw.compute_dtype in ("bfloat16", "float16")
+    conv = model.get_layer("block3_conv")
+    assert conv.dtype_policy.name == training.mixed_policy_name()
+    assert conv.kernel.dtype == "float32" and conv.compute_dtype in ("bfloat16", "float16")
     # The tf.data pipeline: batched float32 RGB at the requested size, prefetched.
     with tfds.testing.mock_data(num_examples=8):
         data = training.load_data("tfds:mnist", image_size=12, batch_size=4)

@@ -75,39 +75,32 @@ def tflite_outputs(tflite_path, x):
     return np.stack(results)
 
 
-def export_tflite(model, path):
-    """TFLite export through keras_aw's export helpers (Keras's exporter if absent).
+def export_tflite(model, workdir):
+    """Exports `model` to TFLite (builtin ops) with `keras-aw export`'s function.
 
-    Keras's exporter is given a batch of one image, the usual on-device setting.
+    TFLite conversion needs the TensorFlow backend; on JAX and PyTorch the model
+    is saved as .keras and converted by `keras-aw export` in a TensorFlow-backend
+    subprocess (the .keras format is backend-independent).
     """
-    try:
-        from keras_aw import export as export_lib
-    except ImportError:
-        export_lib = None
-    if export_lib is not None and hasattr(export_lib, "export_tflite"):
-        export_lib.export_tflite(model, path)
+    path = os.path.join(workdir, "aw_small_cnn.tflite")
+    if keras.backend.backend() == "tensorflow":
+        from keras_aw.cli import export_model
+
+        export_model(model, "tflite", path)
     else:
-        signature = [keras.InputSpec(shape=(1,) + tuple(model.inputs[0].shape[1:]),
-                                     dtype="float32")]
-        model.export(path, format="litert", verbose=False, input_signature=signature)
+        keras_path = os.path.join(workdir, "aw_small_cnn.keras")
+        model.save(keras_path)
+        env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+        subprocess.run([sys.executable, "-m", "keras_aw.cli", "export", keras_path,
+                        "--format", "tflite", "--output", path], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
     return path
 
 
 def export_and_check(model, x_test, workdir):
     """Exports `model` to TFLite and compares the interpreter's outputs with Keras's."""
     expected = keras.ops.convert_to_numpy(model.predict(x_test, verbose=0))
-    tflite_path = os.path.join(workdir, "aw_small_cnn.tflite")
-    if keras.backend.backend() == "tensorflow":
-        export_tflite(model, tflite_path)
-    else:  # TFLite conversion needs the TensorFlow backend: convert the saved .keras file.
-        keras_path = os.path.join(workdir, "aw_small_cnn.keras")
-        model.save(keras_path)
-        code = ("import sys, keras, keras_aw; sys.path.insert(0, sys.argv[3]); "
-                "from quickstart import export_tflite; "
-                "export_tflite(keras.saving.load_model(sys.argv[1]), sys.argv[2])")
-        env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
-        subprocess.run([sys.executable, "-c", code, keras_path, tflite_path,
-                        os.path.dirname(os.path.abspath(__file__))], check=True, env=env)
+    tflite_path = export_tflite(model, workdir)
     actual = tflite_outputs(tflite_path, x_test)
     diff = float(np.max(np.abs(actual - expected)))
     same = int(np.sum(actual.argmax(-1) == expected.argmax(-1)))

@@ -144,11 +144,18 @@ def build_parser():
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("export", help="export a saved model (SavedModel, TFLite, ONNX)",
-                       description="Exports MODEL.keras for serving; prints the written path.")
+    p = sub.add_parser(
+        "export", help="export a saved model (SavedModel, TFLite, ONNX)",
+        description="Exports MODEL.keras with Keras's exporter (TFLite: builtin ops only) and "
+        "checks the artifact's outputs against the Keras model's on random images. A format "
+        "the current backend cannot export (TFLite and ONNX on JAX or PyTorch, SavedModel on "
+        "PyTorch) is exported by a TensorFlow-backend subprocess from the .keras file.")
     p.add_argument("model", metavar="MODEL.keras")
     p.add_argument("--format", required=True, choices=("savedmodel", "tflite", "onnx"))
     p.add_argument("--output", required=True, help="path to write (directory for savedmodel)")
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="fix the batch size (default: dynamic; TFLite falls back to 1 if the "
+                   "dynamic-batch conversion does not load)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
@@ -277,26 +284,139 @@ def cmd_evaluate(args):
     return 0
 
 
+#: Backends whose Keras exporter handles each format for AW models (Keras 3.15; torch's
+#: ONNX exporter rejects AWConv2D's batch-of-one convolution path, so ONNX goes through
+#: tf2onnx).
+EXPORT_BACKENDS = {"savedmodel": ("tensorflow", "jax"), "tflite": ("tensorflow",),
+                   "onnx": ("tensorflow",)}
+PARITY_TOLERANCE = 1e-4  # max |exported - Keras| / max |Keras|
+
+
+def _random_images(model, batch, seed=0):
+    shape = (batch,) + tuple(model.inputs[0].shape[1:])
+    import numpy as np
+
+    return np.random.RandomState(seed).uniform(0, 255, shape).astype("float32")
+
+
+def _tflite_run(path, x):
+    import warnings
+
+    import tensorflow as tf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+        interpreter = tf.lite.Interpreter(model_path=path)
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    if tuple(inp["shape"]) != x.shape:
+        interpreter.resize_tensor_input(inp["index"], list(x.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(out["index"]).copy()
+
+
+def export_model(model, fmt, output, batch_size=None):
+    """Exports `model` with Keras's exporter and checks the artifact against Keras.
+
+    Args:
+        model: a Keras model with a fixed input size.
+        fmt: "savedmodel", "tflite" or "onnx" (see `EXPORT_BACKENDS`).
+        output: file path (directory for "savedmodel").
+        batch_size: None for a dynamic batch; an int fixes it. For TFLite a
+            dynamic batch is tried first and batch 1 used if the converted
+            model cannot be loaded.
+
+    Returns:
+        (batch description, max relative difference to Keras on random images,
+        or None when the runtime to check it is not installed).
+    """
+    import keras
+    import numpy as np
+
+    def signature(batch):
+        return [keras.InputSpec(shape=(batch,) + tuple(model.inputs[0].shape[1:]),
+                                dtype="float32")]
+
+    x = _random_images(model, batch_size or 2)
+    expected = np.asarray(model.predict(x, verbose=0), dtype="float64")
+    scale = max(float(np.abs(expected).max()), 1e-12)
+    kwargs = {} if batch_size is None else {"input_signature": signature(batch_size)}
+    batch = "dynamic batch" if batch_size is None else f"batch {batch_size}"
+    if fmt == "savedmodel":
+        import tensorflow as tf
+
+        model.export(output, format="tf_saved_model", verbose=False, **kwargs)
+        loaded = tf.saved_model.load(output)  # keep a reference while serving
+        got = loaded.serve(x).numpy()
+    elif fmt == "tflite":
+        import tensorflow as tf
+
+        options = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
+        model.export(output, format="litert", verbose=False, **kwargs, **options)
+        try:
+            got = _tflite_run(output, x)
+        except (ValueError, RuntimeError):
+            if batch_size is not None:
+                raise
+            # The dynamic-batch conversion loads in no interpreter: fix the batch to 1.
+            model.export(output, format="litert", verbose=False,
+                         input_signature=signature(1), **options)
+            batch = "batch 1; the dynamic-batch conversion did not load"
+            got = np.concatenate([_tflite_run(output, x[i:i + 1]) for i in range(len(x))])
+    else:
+        model.export(output, format="onnx", verbose=False, **kwargs)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            return batch, None
+        session = ort.InferenceSession(output, providers=["CPUExecutionProvider"])
+        (got,) = session.run(None, {session.get_inputs()[0].name: x})
+    return batch, float(np.max(np.abs(np.asarray(got, "float64") - expected)) / scale)
+
+
 def cmd_export(args):
+    import keras
+
     from keras_aw import training
 
-    model = training.load_saved_model(args.model)
+    if not os.path.exists(args.model):
+        raise training.UserError(f"no such file: {args.model!r}")
     if args.format == "savedmodel":
         training.ensure_writable_dir(os.path.dirname(os.path.abspath(args.output)))
+        if os.path.isfile(args.output):
+            raise training.UserError(f"--output {args.output!r} is a file; a SavedModel is a "
+                                     "directory")
     else:
         training.ensure_writable_file(args.output)
+    backend = keras.backend.backend()
+    supported = EXPORT_BACKENDS[args.format]
+    if backend not in supported:
+        # The .keras file is backend-independent: export it under a backend that can.
+        import subprocess
+
+        print(f"{args.format} export needs the {' or '.join(supported)} backend: running it "
+              f"with KERAS_BACKEND={supported[0]}", flush=True)
+        env = dict(os.environ, KERAS_BACKEND=supported[0])
+        command = [sys.executable, "-m", "keras_aw.cli", "export", args.model, "--format",
+                   args.format, "--output", args.output]
+        if args.batch_size is not None:
+            command += ["--batch-size", str(args.batch_size)]
+        return subprocess.run(command, env=env).returncode
+    model = training.load_saved_model(args.model)
+    if any(d is None for d in model.inputs[0].shape[1:]):
+        raise training.UserError("the model has no fixed input size; AW layers need one")
     try:
-        from keras_aw import export as export_lib
-    except ImportError as e:
-        raise training.UserError(f"export is unavailable: {e}") from e
-    function = getattr(export_lib, f"export_{args.format}", None)
-    if function is None:
-        raise training.UserError(f"export format {args.format!r} is unavailable")
-    try:
-        path = function(model, args.output)
+        batch, diff = export_model(model, args.format, args.output, args.batch_size)
     except ImportError as e:
         raise training.UserError(f"{args.format} export needs a missing package: {e}") from e
-    print(f"exported {args.format}: {path or args.output}")
+    check = ("not checked (onnxruntime is not installed)" if diff is None
+             else f"max |exported - Keras| / max |Keras| = {diff:.1e} on random images")
+    print(f"exported {args.format} to {args.output} ({batch}): {check}")
+    if diff is not None and diff > PARITY_TOLERANCE:
+        print(f"keras-aw export: error: the exported model differs from the Keras model "
+              f"({diff:.1e} > {PARITY_TOLERANCE:.0e})", file=sys.stderr)
+        return 1
     return 0
 
 

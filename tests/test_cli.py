@@ -155,15 +155,28 @@ def test_visualize_sample_and_image_file(run_dir, capsys, tmp_path):
     assert code == 0, err
 
 
-@pytest.mark.skipif(BACKEND != "tensorflow", reason="TFLite conversion needs the TensorFlow "
-                    "backend (export helpers; Keras 3.15)")
-def test_export_tflite(run_dir, capsys, tmp_path):
+# Formats each backend exports in-process; torch exports through a TensorFlow subprocess.
+EXPORTS = {"tensorflow": ["tflite", "onnx", "savedmodel"], "jax": ["savedmodel"],
+           "torch": ["tflite"]}
+
+
+def test_export_checks_parity(run_dir, capfd, tmp_path):
     path, _ = run_dir
-    target = tmp_path / "model.tflite"
-    code, out, err = run(capsys, "export", os.path.join(path, "model.keras"), "--format",
-                         "tflite", "--output", target)
-    assert code == 0, err
-    assert os.path.getsize(target) > 10000
+    for fmt in EXPORTS[BACKEND]:
+        target = tmp_path / f"model.{fmt}"
+        code = cli.main(["export", os.path.join(path, "model.keras"), "--format", fmt,
+                         "--output", str(target)])
+        out, err = capfd.readouterr()
+        assert code == 0, err[-2000:]
+        match = re.search(rf"exported {fmt} to .*: max \|exported - Keras\| / max \|Keras\| = "
+                          r"(\S+) on random images", out)
+        assert match, out
+        assert float(match.group(1)) < 1e-4
+        assert os.path.exists(target)
+        if fmt == "savedmodel":
+            assert os.path.exists(target / "saved_model.pb")
+        else:
+            assert os.path.getsize(target) > 10000
 
 
 def test_bad_input_is_one_line(run_dir, capsys, tmp_path):

@@ -185,6 +185,18 @@ def build_parser():
 # --------------------------------------------------------------------------
 
 
+_FAMILIES = ("ResNet50", "ResNet101", "ResNet152", "MobileNet")
+_VARIANTS = ("", "AW", "SE", "AWSE", "CBAM", "AWCBAM")
+
+
+def _family_order(name):
+    """Sort key: network (ResNet50, 101, 152, MobileNet), then variant (plain, AW, SE, ...)."""
+    for i, family in enumerate(_FAMILIES):
+        if name.endswith(family) and name[: -len(family)] in _VARIANTS:
+            return (i, _VARIANTS.index(name[: -len(family)]), name)
+    return (len(_FAMILIES), 0, name)
+
+
 def _profile_rows(models):
     from keras_aw.training import UserError, available_models
 
@@ -192,8 +204,8 @@ def _profile_rows(models):
     if models.strip().lower() == "all":
         rows = list(PAPER_TABLE1)
         covered = {spec.split(":")[0] for spec in rows}
-        rows += [n for n in builders if n not in covered and n not in ("SmallCNN", "AWSmallCNN")]
-        return rows
+        extra = [n for n in builders if n not in covered and n not in ("SmallCNN", "AWSmallCNN")]
+        return rows + sorted(extra, key=_family_order)
     by_key = {n.lower(): n for n in builders}
     rows = []
     for item in [m.strip() for m in models.split(",") if m.strip()]:
@@ -211,6 +223,10 @@ def _profile_rows(models):
     if not rows:
         raise UserError("--models is empty")
     return rows
+
+
+def _gflops(value):
+    return f"{value:.3f}" if value < 1 else f"{value:.2f}"
 
 
 def cmd_profile(args):
@@ -241,7 +257,7 @@ def cmd_profile(args):
         if paper is None and not mode:
             paper = next((v for k, v in PAPER_TABLE1.items() if k.split(":")[0] == name), None)
             paper = paper if paper is not None and not paper[1] else None
-        paper_cols = (f"{paper[4]:>12.2f} {paper[3]:>12.3g} {paper[2]:>14.2f}%" if paper
+        paper_cols = (f"{paper[4]:>12.2f} {_gflops(paper[3]):>12} {paper[2]:>14.2f}%" if paper
                       else f"{'-':>12} {'-':>12} {'-':>15}")
         print(f"{spec:<26} {result.trainable_params / 1e6:>10.2f} {result.gflops:>8.3f}   "
               f"{paper_cols}", flush=True)

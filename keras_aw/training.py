@@ -191,14 +191,15 @@ def parse_dataset(spec):
     raise UserError(f"unknown data set {spec!r}; use 'shapes' or 'tfds:NAME[:SPLIT]'")
 
 
-def _tfds_load(name, split):
+def _tfds_load(name, split, shuffle_files=False):
     try:
         import tensorflow_datasets as tfds
     except ImportError as e:
         raise UserError("tfds data sets need tensorflow-datasets: pip install "
                         "tensorflow tensorflow-datasets") from e
     try:
-        ds, info = tfds.load(name, split=split, as_supervised=True, with_info=True)
+        ds, info = tfds.load(name, split=split, as_supervised=True, with_info=True,
+                             shuffle_files=shuffle_files)
     except Exception as e:  # noqa: BLE001 - tfds raises many types; report one line
         kind = type(e).__name__
         if "NotFound" in kind:
@@ -237,9 +238,11 @@ def _tfds_pipeline(ds, image_size, batch_size, training, seed, drop_remainder, r
             image = tf.image.resize(image, (size, size))
         return image, tf.cast(label, tf.int32)
 
-    if training:
-        ds = ds.shuffle(10000, seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    if training:
+        # Shuffle the resized images with a buffer of about 200 MB at most.
+        buffer = int(min(10000, max(256, 2e8 // (size * size * 3 * 4))))
+        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
@@ -270,7 +273,7 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
         out["test"] = (xt.astype("float32"), yt.astype("int32"))
         return out
     if training:
-        ds, num_classes, names, splits = _tfds_load(name, split or "train")
+        ds, num_classes, names, splits = _tfds_load(name, split or "train", shuffle_files=True)
         out = {"num_classes": num_classes, "class_names": names,
                "train": _tfds_pipeline(ds, image_size, batch_size, True, seed,
                                        drop_remainder, repeat)}

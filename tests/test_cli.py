@@ -233,6 +233,9 @@ def test_tfds_dataset_with_mock_data_and_mixed_precision(tmp_path, capsys):
         state = json.load(f)
     assert state["num_classes"] == 10 and state["dataset"] == "tfds:cifar10"
     assert state["mixed_precision"] is True
+    # A model without AWConv2D layers has no attention to draw.
+    code, _, err = run(capsys, "visualize", path / "model.keras", "--output", tmp_path / "a.png")
+    assert_one_line_error(code, err, "no AWConv2D layers")
     with open(path / "history.csv") as f:
         (row,) = list(csv.DictReader(f))
     assert np.isfinite(float(row["loss"]))

@@ -32,7 +32,11 @@ def adaptive_average_pool2d(x, output_size):
         )
     if (oh, ow) == (1, 1):
         return ops.mean(x, axis=(1, 2), keepdims=True)
+    c = x.shape[3]
     rows = ops.convert_to_tensor(pooling_matrix(h, oh), dtype=x.dtype)
     cols = ops.convert_to_tensor(pooling_matrix(w, ow), dtype=x.dtype)
-    x = ops.einsum("ih,nhwc->niwc", rows, x)
-    return ops.einsum("jw,niwc->nijc", cols, x)
+    # Broadcast matrix products over a leading -1 dimension (no einsum: its lowering
+    # gives TFLite tensors with invalid static shapes when the batch is dynamic).
+    x = ops.matmul(rows, ops.reshape(x, (-1, h, w * c)))  # (N, oh, W*C)
+    x = ops.matmul(cols, ops.reshape(x, (-1, w, c)))  # (N*oh, ow, C)
+    return ops.reshape(x, (-1, oh, ow, c))

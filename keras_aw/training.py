@@ -671,7 +671,8 @@ def train(
                         callbacks=callbacks, verbose=verbose, **fit_kwargs)
             final = os.path.join(output, MODEL_FILE)
             _atomic_save_model(net, final)
-            plot_history(state["history"], os.path.join(output, CURVE_FILE), title)
+            if not plot_history(state["history"], os.path.join(output, CURVE_FILE), title):
+                log("matplotlib is not installed: no training-curve PNG (pip install matplotlib)")
     result = {"model": final, "checkpoint": checkpoint, "history": os.path.join(output,
                                                                                 HISTORY_FILE),
               "curve": os.path.join(output, CURVE_FILE), "epochs_done": state["epochs_done"]}

@@ -194,7 +194,7 @@ def test_sequential_with_nested_models():
         np.testing.assert_array_equal(new.numpy(), old.numpy())
 
 
-def test_converted_model_trains_and_saves(tmp_path):
+def test_converted_model_trains():
     """Training moves the identity start: gamma leaves 0 and A becomes input dependent."""
     base = small_cnn()
     aw = convert_to_aw(base)
@@ -212,10 +212,7 @@ def test_converted_model_trains_and_saves(tmp_path):
         assert np.max(np.abs(layer.attention_bn2.gamma.numpy())) > 1e-2
         a = to_numpy(layer.attention_maps(probe))
         assert np.ptp(a, axis=0).max() > 1e-3 * DEFAULT_IDENTITY_ATTENTION  # per-sample now
-    path = str(tmp_path / "aw.keras")
-    aw.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(outputs(loaded, x), outputs(aw, x), rtol=1e-5, atol=1e-6)
+    # (saving a converted model: tests/test_portability.py)
 
 
 # ----------------------------------------------------------------------- bad input

@@ -208,6 +208,24 @@ def test_tflite_converter_builtin_ops_only(small_model, saved_model_dir):
     check_tflite_parity(content, small_model)
 
 
+@tf_only
+def test_tflite_static_batch_of_one(small_model, tmp_path):
+    """A fixed batch-1 signature (typical on phones) takes AWConv2D's convolution path."""
+    import tensorflow as tf
+
+    path = str(tmp_path / "b1.tflite")
+    signature = [tf.TensorSpec((1, SIZE, SIZE, 3), tf.float32)]
+    small_model.export(path, format="litert", verbose=False, input_signature=signature)
+    with open(path, "rb") as f:
+        content = f.read()
+    assert_builtin_only(content)
+    interpreter = tflite_interpreter(content)
+    interpreter.allocate_tensors()
+    for seed in (31, 32, 33):
+        x = images(1, seed)
+        assert rel_err(tflite_run(interpreter, x), keras_outputs(small_model, x)) < PARITY
+
+
 # Output drift of post-training quantization, relative to the largest logit.
 QUANTIZATION_BOUNDS = {"float16": 1e-2, "dynamic_int8": 1e-1}
 QUANTIZED_TYPE = {"float16": "FLOAT16", "dynamic_int8": "INT8"}

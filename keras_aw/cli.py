@@ -246,17 +246,17 @@ def cmd_profile(args):
     for spec in rows:
         name, _, mode = spec.partition(":")
         kwargs = {"cbam": mode} if mode else {}
+        if name not in ("SmallCNN", "AWSmallCNN"):
+            kwargs["weights"] = None
         try:
-            model = builders[name](weights=None, input_shape=(args.input_size, args.input_size, 3),
+            model = builders[name](input_shape=(args.input_size, args.input_size, 3),
                                    classes=args.classes, **kwargs)
         except (ValueError, TypeError) as e:
             raise UserError(f"cannot build {spec} at {args.input_size}x{args.input_size}: "
                             f"{str(e).splitlines()[0]}") from e
         result = profile(model)
-        paper = PAPER_TABLE1.get(spec) or PAPER_TABLE1.get(name if not mode else "")
-        if paper is None and not mode:
-            paper = next((v for k, v in PAPER_TABLE1.items() if k.split(":")[0] == name), None)
-            paper = paper if paper is not None and not paper[1] else None
+        # A CBAM builder without a mode builds the default, "full".
+        paper = PAPER_TABLE1.get(spec if mode or "CBAM" not in name else f"{name}:full")
         paper_cols = (f"{paper[4]:>12.2f} {_gflops(paper[3]):>12} {paper[2]:>14.2f}%" if paper
                       else f"{'-':>12} {'-':>12} {'-':>15}")
         print(f"{spec:<26} {result.trainable_params / 1e6:>10.2f} {result.gflops:>8.3f}   "

@@ -245,24 +245,33 @@ def test_tflite_post_training_quantization(small_model, saved_model_dir, quantiz
 # fewer channels) to keep conversions fast; full-size numbers are in docs/deploy.md.
 # BatchNorm statistics are calibrated on real activations: random statistics can make
 # an untrained network's output independent of its input, which would void the check.
-# Such random deep networks amplify float32 rounding: Keras's own float32 outputs differ
-# from a float64 run by up to 2e-4 here, the interpreter's (XNNPACK) by up to 1e-3.
+# Such random deep networks still amplify float32 rounding: Keras's own graph and eager
+# outputs differ by up to 3e-5 here, the interpreter's by up to 2.2e-4 (AW-CBAM-MobileNet).
 APPLICATIONS = {
     "AWResNet50": dict(input_shape=(32, 32, 3)),
     "AWSEMobileNet": dict(input_shape=(32, 32, 3), alpha=0.25),
     "AWCBAMMobileNet": dict(input_shape=(32, 32, 3), alpha=0.25),
 }
-APPLICATION_PARITY = 2e-3
+APPLICATION_PARITY = 1e-3
 
 
 def calibrate_batchnorm(model, x):
-    """Moving statistics := the statistics of `x`'s real activations."""
+    """Moving statistics := the statistics of `x`'s real activations.
+
+    AWConv2D's attention BatchNorms are reset to the default statistics afterwards:
+    random images have near-identical pooled descriptors, so calibrated attention
+    statistics would have a variance of ~0 and the maximal gain 1/sqrt(epsilon), making
+    the untrained network amplify float32 rounding ~100x more than a trained one would.
+    """
     batchnorms = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
     for layer in batchnorms:
         layer.momentum = 0.0
     model(x, training=True)
     for layer in batchnorms:
         layer.momentum = 0.99
+        if layer.name.startswith("attention_bn"):
+            layer.moving_mean.assign(np.zeros(layer.moving_mean.shape, "float32"))
+            layer.moving_variance.assign(np.ones(layer.moving_variance.shape, "float32"))
 
 
 def application(name, seed=0):

@@ -339,9 +339,7 @@ def export_model(model, fmt, output, batch_size=None):
         model: a Keras model with a fixed input size.
         fmt: "savedmodel", "tflite" or "onnx" (see `EXPORT_BACKENDS`).
         output: file path (directory for "savedmodel").
-        batch_size: None for a dynamic batch; an int fixes it. For TFLite a
-            dynamic batch is tried first and batch 1 used if the converted
-            model cannot be loaded.
+        batch_size: None for a dynamic batch; an int fixes it.
 
     Returns:
         (batch description, max relative difference to Keras on random images,
@@ -370,16 +368,7 @@ def export_model(model, fmt, output, batch_size=None):
 
         options = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
         model.export(output, format="litert", verbose=False, **kwargs, **options)
-        try:
-            got = _tflite_run(output, x)
-        except (ValueError, RuntimeError):
-            if batch_size is not None:
-                raise
-            # The dynamic-batch conversion loads in no interpreter: fix the batch to 1.
-            model.export(output, format="litert", verbose=False,
-                         input_signature=signature(1), **options)
-            batch = "batch 1; the dynamic-batch conversion did not load"
-            got = np.concatenate([_tflite_run(output, x[i:i + 1]) for i in range(len(x))])
+        got = _tflite_run(output, x)
     else:
         model.export(output, format="onnx", verbose=False, **kwargs)
         try:

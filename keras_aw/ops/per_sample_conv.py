@@ -26,6 +26,7 @@ batch of one simply uses the backend's convolution):
   a modulated sum over taps.
 """
 
+import keras
 from keras import ops
 
 PATHS = ("auto", "kernel", "taps", "conv")
@@ -158,7 +159,10 @@ def per_sample_conv2d(
     ho, wo = output_size(x, (kh, kw), strides, padding, dilation_rate)
     t, p = kh * kw, ho * wo
     if path == "auto":
-        path = "conv" if x.shape[0] == 1 else choose_path(p, kernel.shape, g1)
+        # Not on torch: its ONNX exporter traces a batch of one and cannot export a
+        # convolution whose kernel is computed (nor would the batch stay dynamic).
+        batch_of_one = x.shape[0] == 1 and keras.backend.backend() != "torch"
+        path = "conv" if batch_of_one else choose_path(p, kernel.shape, g1)
     if path == "conv":
         if x.shape[0] != 1:
             raise ValueError(

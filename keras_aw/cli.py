@@ -13,29 +13,17 @@ import os
 import sys
 import time
 
+from keras_aw.utils.paper import TABLE1
+
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-# The paper's Table 1 (Zhu et al., ICANN 2021; ImageNet 224x224):
+# The paper's Table 1 by CLI row name ("AWCBAMResNet50:spatial"):
 # row -> (builder, builder kwargs, top-1 err %, GFLOPs, params M).
 PAPER_TABLE1 = {
-    "ResNet50": ("ResNet50", {}, 24.56, 3.86, 25.56),
-    "AWResNet50": ("AWResNet50", {}, 23.38, 3.87, 25.72),
-    "SEResNet50": ("SEResNet50", {}, 23.14, 3.87, 28.09),
-    "AWSEResNet50": ("AWSEResNet50", {}, 22.72, 3.88, 28.25),
-    "AWCBAMResNet50:maxpool": ("AWCBAMResNet50", {"cbam": "maxpool"}, 22.82, 3.89, 28.25),
-    "AWCBAMResNet50:spatial": ("AWCBAMResNet50", {"cbam": "spatial"}, 23.20, 3.90, 28.25),
-    "ResNet101": ("ResNet101", {}, 23.38, 7.57, 44.55),
-    "AWResNet101": ("AWResNet101", {}, 22.38, 7.58, 44.95),
-    "SEResNet101": ("SEResNet101", {}, 22.35, 7.58, 49.33),
-    "AWSEResNet101": ("AWSEResNet101", {}, 21.78, 7.59, 49.73),
-    "AWCBAMResNet101:maxpool": ("AWCBAMResNet101", {"cbam": "maxpool"}, 21.64, 7.60, 49.73),
-    "AWCBAMResNet101:spatial": ("AWCBAMResNet101", {"cbam": "spatial"}, 22.32, 7.61, 49.73),
-    "MobileNet": ("MobileNet", {}, 31.39, 0.569, 4.23),
-    "SEMobileNet": ("SEMobileNet", {}, 29.97, 0.581, 5.07),
-    "AWSEMobileNet": ("AWSEMobileNet", {}, 29.41, 0.623, 5.52),
-    "CBAMMobileNet:full": ("CBAMMobileNet", {"cbam": "full"}, 29.01, 0.611, 5.07),
-    "AWCBAMMobileNet:spatial": ("AWCBAMMobileNet", {"cbam": "spatial"}, 28.82, 0.652, 5.52),
+    builder + (f":{kwargs['cbam']}" if "cbam" in kwargs else ""):
+        (builder, kwargs, float(top1.rstrip("%")), gflops, params)
+    for _, builder, kwargs, top1, _, gflops, params in TABLE1
 }
 
 

@@ -6,9 +6,6 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# The suite compiles many small XLA programs (JAX runs every op through XLA); compiling
-# them unoptimized roughly halves its time. The numerics are the same operations.
-os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 
 
 @pytest.fixture(autouse=True)

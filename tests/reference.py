@@ -61,6 +61,29 @@ def conv_single(x, k, strides, padding, dilation):
     return out
 
 
+def conv_single_backward(x, k, g, strides, padding, dilation):
+    """Gradients of sum(conv_single(x, k) * g) w.r.t. x and k, by the same loops."""
+    h, w, _ = x.shape
+    kh, kw, _, _ = k.shape
+    (sh, sw), (dh, dw) = strides, dilation
+    eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    top = left = 0
+    if padding == "same":
+        ph = max((g.shape[0] - 1) * sh + eh - h, 0)
+        pw = max((g.shape[1] - 1) * sw + ew - w, 0)
+        top, left = ph // 2, pw // 2
+        x = np.pad(x, ((top, ph - top), (left, pw - left), (0, 0)))
+    dx, dk = np.zeros(x.shape), np.zeros(k.shape)
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            for a in range(kh):
+                for b in range(kw):
+                    r, c = i * sh + a * dh, j * sw + b * dw
+                    dk[a, b] += np.outer(x[r, c], g[i, j])
+                    dx[r, c] += k[a, b] @ g[i, j]
+    return dx[top : top + h, left : left + w], dk
+
+
 def aw_conv2d(x, kernel, bias, attention_maps, strides, padding, dilation, residual):
     """x (N, H, W, C1) channels-last; attention_maps (N,) + kernel.shape."""
     outs = []

@@ -21,15 +21,23 @@ batch of one simply uses the backend's convolution):
 - ``"conv"``: a batch of one (static shape, e.g. batch-1 inference): the
   backend's own convolution with the one modulated kernel;
 - ``"taps"``: only when the modulation is shared along input channels
-  (``G1 == 1``, the paper's default): one matrix product per kernel tap with
-  the static kernel, giving per-tap partial outputs (N·P·kh·kw·C2 values), then
-  a modulated sum over taps.
+  (``G1 == 1``, the paper's default, and what every network here uses): the
+  modulation is then a scale per (sample, tap, output channel), so
+  ``y = sum_t M[:, t] * (x_t @ K_t)``: one matrix product per kernel tap with
+  the static kernel, accumulated tap by tap (nothing larger than the output
+  is materialized). On all but small maps its gradient is written by hand
+  (``_taps_backward``): autodiff would keep every per-tap partial output
+  (kh·kw times the output) for the modulation's gradient; the hand-written one
+  keeps only the inputs and computes, per tap, the input gradient
+  ``(g * M_t) @ K_t^T`` and the per-sample correlations ``x_t[n]^T g[n]``,
+  which give both the kernel's and the modulation's gradients.
 """
 
 import keras
 from keras import ops
 
 PATHS = ("auto", "kernel", "taps", "conv")
+GRADIENTS = ("auto", "autodiff", "correlate", "recompute")
 
 
 def conv_output_length(length, kernel, stride, dilation, padding):
@@ -96,16 +104,29 @@ def extract_taps(x, kernel_size, strides, padding, dilation_rate):
     return taps, (ho, wo)
 
 
-def choose_path(positions, kernel_shape, groups_in):
-    """Picks the contraction with the smaller intermediate (see module doc)."""
+#: Maps with fewer output positions than this count as small in `choose_path`.
+SMALL_MAP = 64
+
+
+def choose_path(backend, positions, kernel_shape, groups_in):
+    """The fastest exact (path, gradient) for a shape on a backend.
+
+    Measured on 2 CPU cores at the ResNet50/MobileNet shapes (benchmarks/NOTES.md):
+    on TensorFlow and JAX the taps with a hand-written gradient win everywhere
+    (TensorFlow's strided-slice gradients are slow; autodiff keeps every partial
+    output), correlating on large maps and recomputing on small ones, where the
+    per-sample correlations (N·C1·C2 per tap) outgrow the map; eager PyTorch runs
+    the per-sample kernels fastest on large maps and the taps with autodiff on
+    small ones.
+    """
     kh, kw, c1, c2 = kernel_shape
     if groups_in != 1:
-        return "kernel"
-    if kh * kw == 1:
-        # A 1x1 kernel: one matrix product with the static kernel, then a scale.
-        return "taps"
-    # per-sample kernels: N·T·C1·C2 values; per-tap partial outputs: N·P·T·C2.
-    return "taps" if positions < c1 else "kernel"
+        return "kernel", "autodiff"
+    if kh * kw == 1:  # one tap: one product with the static kernel, then a scale
+        return "taps", "autodiff"
+    if backend == "torch":
+        return ("kernel", "autodiff") if positions >= c1 else ("taps", "autodiff")
+    return "taps", "correlate" if positions >= SMALL_MAP else "recompute"
 
 
 def expand_modulation(modulation, kernel_shape):
@@ -127,6 +148,7 @@ def per_sample_conv2d(
     padding="valid",
     dilation_rate=(1, 1),
     path="auto",
+    gradient="auto",
 ):
     """Convolves each sample with its own modulated kernel ``kernel * modulation[n]``.
 
@@ -138,6 +160,11 @@ def per_sample_conv2d(
         padding: "valid" or "same".
         path: "auto", "kernel", "taps" or "conv" (module doc). "taps" needs
             G1 == 1, "conv" a static batch of one.
+        gradient: how the "taps" path is differentiated: "autodiff" (keeps the
+            per-tap partial outputs), "correlate" (hand-written: per-sample
+            correlations give the kernel's and modulation's gradients) or
+            "recompute" (hand-written: partial outputs recomputed tap by tap);
+            "auto" picks by backend and shape (`choose_path`). All are exact.
 
     Returns:
         Tensor of shape (N, Ho, Wo, C2), no bias, no activation.
@@ -153,16 +180,22 @@ def per_sample_conv2d(
     """
     if path not in PATHS:
         raise ValueError(f"`path` must be one of {PATHS}; received path={path!r}")
+    if gradient not in GRADIENTS:
+        raise ValueError(f"`gradient` must be one of {GRADIENTS}; received gradient={gradient!r}")
     x, kernel, modulation = (ops.convert_to_tensor(v) for v in (x, kernel, modulation))
     kh, kw, c1, c2 = kernel.shape
     g1, g2 = modulation.shape[-2], modulation.shape[-1]
     ho, wo = output_size(x, (kh, kw), strides, padding, dilation_rate)
     t, p = kh * kw, ho * wo
+    backend = keras.backend.backend()
+    chosen_path, chosen_gradient = choose_path(backend, p, kernel.shape, g1)
     if path == "auto":
         # Not on torch: its ONNX exporter traces a batch of one and cannot export a
         # convolution whose kernel is computed (nor would the batch stay dynamic).
-        batch_of_one = x.shape[0] == 1 and keras.backend.backend() != "torch"
-        path = "conv" if batch_of_one else choose_path(p, kernel.shape, g1)
+        batch_of_one = x.shape[0] == 1 and backend != "torch"
+        path = "conv" if batch_of_one else chosen_path
+    if gradient == "auto":
+        gradient = chosen_gradient if path == chosen_path else "autodiff"
     if path == "conv":
         if x.shape[0] != 1:
             raise ValueError(
@@ -176,18 +209,132 @@ def per_sample_conv2d(
             f"path={path!r} needs a modulation shared along input channels (G1=1); "
             f"received G1={g1}"
         )
-    taps, _ = extract_taps(x, (kh, kw), strides, padding, dilation_rate)
     if path == "taps":
-        # (T, N·P, C1) @ (T, C1, C2) -> (T, N·P, C2), then a modulated sum over taps.
-        stacked = ops.reshape(ops.stack(taps, axis=0), (t, -1, c1))
-        partial = ops.matmul(stacked, ops.reshape(kernel, (t, c1, c2)))
-        partial = ops.reshape(partial, (t, -1, p, c2))
-        scale = ops.transpose(ops.reshape(modulation, (-1, t, g2)), (1, 0, 2))
-        if g2 != c2:
-            scale = ops.repeat(scale, c2 // g2, axis=-1)
-        out = ops.sum(partial * ops.expand_dims(scale, 2), axis=0)
-    else:
-        patches = ops.reshape(ops.concatenate(taps, axis=-1), (-1, p, t * c1))
-        per_sample = kernel * expand_modulation(modulation, kernel.shape)
-        out = ops.matmul(patches, ops.reshape(per_sample, (-1, t * c1, c2)))
+        return _taps_conv(x, kernel, modulation, strides, padding, dilation_rate, gradient)
+    taps, _ = extract_taps(x, (kh, kw), strides, padding, dilation_rate)
+    patches = ops.reshape(ops.concatenate(taps, axis=-1), (-1, p, t * c1))
+    per_sample = kernel * expand_modulation(modulation, kernel.shape)
+    out = ops.matmul(patches, ops.reshape(per_sample, (-1, t * c1, c2)))
     return ops.reshape(out, (-1, ho, wo, c2))
+
+
+def _tap_scales(modulation, c2):
+    """(N, kh, kw, 1, G2) -> list of kh·kw scales of shape (N, 1, 1, C2)."""
+    kh, kw, g2 = modulation.shape[1], modulation.shape[2], modulation.shape[-1]
+    scale = ops.reshape(modulation, (-1, kh * kw, 1, 1, g2))
+    if g2 != c2:
+        scale = ops.repeat(scale, c2 // g2, axis=-1)
+    return [scale[:, t] for t in range(kh * kw)]
+
+
+def _taps_forward(taps, kernel, scales):
+    kw = kernel.shape[1]
+    out = None
+    for t, tap in enumerate(taps):
+        y = ops.matmul(tap, kernel[t // kw, t % kw]) * scales[t]
+        out = y if out is None else out + y
+    return out
+
+
+def _unslice(d, start, strides, size):
+    """Transpose of ``x[:, r0::sh, c0::sw]`` (cut to d's size) for x of spatial `size`."""
+    (r0, c0), (sh, sw), (hp, wp) = start, strides, size
+    ho, wo, c = d.shape[1], d.shape[2], d.shape[3]
+    if sh > 1 or sw > 1:  # put the strided rows and columns back, zeros in between
+        d = ops.reshape(d, (-1, ho, 1, wo, 1, c))
+        d = ops.pad(d, [(0, 0), (0, 0), (0, sh - 1), (0, 0), (0, sw - 1), (0, 0)])
+        ho, wo = min(ho * sh, hp - r0), min(wo * sw, wp - c0)
+        d = ops.reshape(d, (-1, d.shape[1] * sh, d.shape[3] * sw, c))[:, :ho, :wo]
+    return ops.pad(d, [(0, 0), (r0, hp - r0 - ho), (c0, wp - c0 - wo), (0, 0)])
+
+
+def _taps_backward(g, x_padded, taps, starts, kernel, scales, modulation, strides, crop, mode,
+                   input_gradient=True):
+    """Gradients of ``_taps_forward`` w.r.t. the (unpadded) input, kernel and modulation.
+
+    With ``input_gradient=False`` (PyTorch, input not requiring a gradient: eager mode
+    would not prune it) the input's gradient is None.
+    """
+    kh, kw, c1, c2 = kernel.shape
+    g2 = modulation.shape[-1]
+    p = g.shape[1] * g.shape[2]
+    g_rows = ops.reshape(g, (-1, p, c2))
+    dx, dkernel, dmod = None, [], []
+    for t, tap in enumerate(taps):
+        k_t = kernel[t // kw, t % kw]
+        if input_gradient:
+            d = _unslice(ops.matmul(g * scales[t], ops.transpose(k_t)), starts[t], strides,
+                         x_padded.shape[1:3])
+            dx = d if dx is None else dx + d
+        if mode == "correlate":
+            # Per-sample correlations W[n] = x_t[n]^T g[n], shape (N, C1, C2), give both.
+            w = ops.matmul(ops.transpose(ops.reshape(tap, (-1, p, c1)), (0, 2, 1)), g_rows)
+            dkernel.append(ops.sum(w * ops.reshape(scales[t], (-1, 1, c2)), axis=0))
+            dmod.append(ops.sum(w * k_t, axis=1))
+        else:  # "recompute": one product over the batch, the partial output again
+            flat = ops.reshape(tap, (-1, c1))
+            dkernel.append(ops.matmul(ops.transpose(flat), ops.reshape(g * scales[t], (-1, c2))))
+            partial = ops.reshape(ops.matmul(flat, k_t), (-1, p, c2))
+            dmod.append(ops.sum(partial * g_rows, axis=1))
+    if input_gradient:
+        (top, bottom), (left, right) = crop
+        dx = dx[:, top : dx.shape[1] - bottom, left : dx.shape[2] - right]
+    dkernel = ops.reshape(ops.stack(dkernel, axis=0), kernel.shape)
+    dmod = ops.stack(dmod, axis=1)  # (N, T, C2)
+    if g2 != c2:  # each modulation group scaled C2 / G2 output channels
+        dmod = ops.sum(ops.reshape(dmod, (-1, kh * kw, g2, c2 // g2)), axis=-1)
+    return dx, dkernel, ops.reshape(dmod, (-1,) + tuple(modulation.shape[1:]))
+
+
+def _needs_custom_gradient(*tensors):
+    if keras.backend.backend() != "torch":
+        return True
+    import torch
+
+    # Inference and tracing (ONNX export) see the plain forward.
+    return (torch.is_grad_enabled() and not torch.jit.is_tracing()
+            and any(t.requires_grad for t in tensors))
+
+
+def _taps_conv(x, kernel, modulation, strides, padding, dilation_rate, gradient):
+    kh, kw, c1, c2 = kernel.shape
+    (sh, sw), (dh, dw) = strides, dilation_rate
+    ho, wo = output_size(x, (kh, kw), strides, padding, dilation_rate)
+    starts = [(j * dh, k * dw) for j in range(kh) for k in range(kw)]
+    crop = [(0, 0), (0, 0)]
+    if padding == "same":
+        crop = [_same_padding(n, k, s, d) for n, k, s, d in
+                zip(x.shape[1:3], (kh, kw), strides, dilation_rate)]
+
+    def taps_of(x_padded):
+        return [x_padded[:, r0 : r0 + (ho - 1) * sh + 1 : sh, c0 : c0 + (wo - 1) * sw + 1 : sw]
+                for r0, c0 in starts]
+
+    def forward(x, kernel, modulation):
+        x_padded = _pad_same(x, (kh, kw), strides, padding, dilation_rate)
+        scales = _tap_scales(modulation, c2)
+        return x_padded, scales, _taps_forward(taps_of(x_padded), kernel, scales)
+
+    if gradient == "autodiff" or not _needs_custom_gradient(x, kernel, modulation):
+        return forward(x, kernel, modulation)[2]
+    # Graph backends prune an unused input gradient; eager PyTorch must be told.
+    input_gradient = keras.backend.backend() != "torch" or x.requires_grad
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # Variables must arrive as tensors (tf.custom_gradient wants no variable reads inside).
+        x, kernel, modulation = (tf.convert_to_tensor(v) for v in (x, kernel, modulation))
+
+    @ops.custom_gradient
+    def conv(x, kernel, modulation):
+        x_padded, scales, out = forward(x, kernel, modulation)
+
+        def grad(*args, upstream=None):
+            g = args[0] if upstream is None else upstream
+            return _taps_backward(g, x_padded, taps_of(x_padded), starts, kernel, scales,
+                                  modulation, strides, crop, gradient, input_gradient)
+
+        return out, grad
+
+    return conv(x, kernel, modulation)

@@ -11,13 +11,14 @@ output channels ``g2 * C2 // G2 ...`` (the SPEC's "repeat r_C1 / r_C2 times").
 
 No formulation loops over the batch in Python and none uses the batch-as-groups
 convolution (which falls into TensorFlow's very slow XLA fallback on CPU).
-The input is unfolded once into taps (im2col by slicing, which every backend and
-every export format runs with builtin ops), then one of two exact contractions
-is used, chosen by the size of the intermediate it materializes (a static
-batch of one simply uses the backend's convolution):
+The input is read through its kernel taps (strided slices: builtin ops on every
+backend and in every export format), and one of these exact formulations is
+used, chosen per backend and shape by `choose_path` (measured, see
+benchmarks/NOTES.md):
 
-- ``"kernel"``: build the per-sample kernels ``AK`` (N·kh·kw·C1·C2 values) and
-  do one batched matrix product (N, P, kh·kw·C1) @ (N, kh·kw·C1, C2);
+- ``"kernel"``: build the per-sample kernels ``AK`` (N·kh·kw·C1·C2 values),
+  concatenate the taps (im2col, kh·kw times the input) and do one batched
+  matrix product (N, P, kh·kw·C1) @ (N, kh·kw·C1, C2);
 - ``"conv"``: a batch of one (static shape, e.g. batch-1 inference): the
   backend's own convolution with the one modulated kernel;
 - ``"taps"``: only when the modulation is shared along input channels
@@ -25,12 +26,13 @@ batch of one simply uses the backend's convolution):
   modulation is then a scale per (sample, tap, output channel), so
   ``y = sum_t M[:, t] * (x_t @ K_t)``: one matrix product per kernel tap with
   the static kernel, accumulated tap by tap (nothing larger than the output
-  is materialized). On all but small maps its gradient is written by hand
-  (``_taps_backward``): autodiff would keep every per-tap partial output
-  (kh·kw times the output) for the modulation's gradient; the hand-written one
-  keeps only the inputs and computes, per tap, the input gradient
-  ``(g * M_t) @ K_t^T`` and the per-sample correlations ``x_t[n]^T g[n]``,
-  which give both the kernel's and the modulation's gradients.
+  is materialized). Its gradient is autodiff's (which keeps every per-tap
+  partial output, kh·kw times the output) or written by hand
+  (``_taps_backward``), keeping only the inputs: per tap, the input gradient
+  ``(g * M_t) @ K_t^T`` and either the per-sample correlations
+  ``x_t[n]^T g[n]`` ("correlate": they give both the kernel's and the
+  modulation's gradients) or the partial output recomputed ("recompute",
+  cheaper on small maps, where the N·C1·C2 correlations outgrow the map).
 """
 
 import keras
@@ -310,13 +312,15 @@ def _taps_conv(x, kernel, modulation, strides, padding, dilation_rate, gradient)
         return [x_padded[:, r0 : r0 + (ho - 1) * sh + 1 : sh, c0 : c0 + (wo - 1) * sw + 1 : sw]
                 for r0, c0 in starts]
 
+    def prepare(x, modulation):
+        return _pad_same(x, (kh, kw), strides, padding, dilation_rate), _tap_scales(modulation, c2)
+
     def forward(x, kernel, modulation):
-        x_padded = _pad_same(x, (kh, kw), strides, padding, dilation_rate)
-        scales = _tap_scales(modulation, c2)
-        return x_padded, scales, _taps_forward(taps_of(x_padded), kernel, scales)
+        x_padded, scales = prepare(x, modulation)
+        return _taps_forward(taps_of(x_padded), kernel, scales)
 
     if gradient == "autodiff" or not _needs_custom_gradient(x, kernel, modulation):
-        return forward(x, kernel, modulation)[2]
+        return forward(x, kernel, modulation)
     # Graph backends prune an unused input gradient; eager PyTorch must be told.
     input_gradient = keras.backend.backend() != "torch" or x.requires_grad
 
@@ -328,13 +332,13 @@ def _taps_conv(x, kernel, modulation, strides, padding, dilation_rate, gradient)
 
     @ops.custom_gradient
     def conv(x, kernel, modulation):
-        x_padded, scales, out = forward(x, kernel, modulation)
-
         def grad(*args, upstream=None):
             g = args[0] if upstream is None else upstream
+            # Only the inputs are kept; the padding and the scales are redone here.
+            x_padded, scales = prepare(x, modulation)
             return _taps_backward(g, x_padded, taps_of(x_padded), starts, kernel, scales,
                                   modulation, strides, crop, gradient, input_gradient)
 
-        return out, grad
+        return forward(x, kernel, modulation), grad
 
     return conv(x, kernel, modulation)

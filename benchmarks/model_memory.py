@@ -1,10 +1,15 @@
 """Peak memory of a training step: AW models vs their plain twins.
 
 Run: KERAS_BACKEND=jax python benchmarks/model_memory.py [--quick]
-Each model trains in its own fresh process (peak resident memory is a per-process
-high-water mark): the reported figure is the peak RSS during a few train steps minus
-the RSS once the model is built, i.e. what the training step itself needs
-(activations, gradients, optimizer state, workspace). Default compile settings.
+Each model trains in its own fresh process (resident memory high-water marks are per
+process). Three figures per model, default compile settings:
+- ``peak``: the process's peak resident memory (ru_maxrss), compilation included;
+- ``train_peak``: the peak resident memory during three training steps after a warm-up
+  step (the high-water mark is reset through /proc/self/clear_refs), i.e. what training
+  holds once compiled: weights, optimizer state, activations, workspace;
+- ``step``: ``train_peak`` minus the resident memory before those steps, i.e. what one
+  training step allocates and frees (activations kept for the backward pass, gradients,
+  workspace).
 """
 
 import argparse
@@ -19,10 +24,10 @@ from common import report
 PAIRS = [("ResNet50", "AWResNet50"), ("SEMobileNet", "AWSEMobileNet")]
 
 
-def _rss_mb():
+def _status_mb(key):
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
 
 
@@ -37,11 +42,15 @@ def child(name, size, batch):
     rng = np.random.RandomState(0)
     x = rng.rand(batch, size, size, 3).astype("float32")
     y = rng.randint(0, 100, batch)
-    built = _rss_mb()
+    model.train_on_batch(x, y)  # compiles
+    warm = _status_mb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM to the current RSS
     for _ in range(3):
         model.train_on_batch(x, y)
+    train_peak = _status_mb("VmHWM")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(dict(built_mb=built, peak_mb=peak)))
+    print(json.dumps(dict(warm_mb=warm, train_peak_mb=train_peak, peak_mb=peak)))
 
 
 def main():
@@ -64,15 +73,18 @@ def main():
                  str(args.image_size), str(args.batch)],
                 check=True, capture_output=True, text=True).stdout
             result[name] = json.loads(out.strip().splitlines()[-1])
-        step = {n: r["peak_mb"] - r["built_mb"] for n, r in result.items()}
-        rows.append(dict(pair=f"{aw} / {plain}", batch=args.batch,
-                         plain_peak_mb=result[plain]["peak_mb"], aw_peak_mb=result[aw]["peak_mb"],
-                         plain_step_mb=step[plain], aw_step_mb=step[aw],
-                         step_ratio=step[aw] / step[plain],
-                         peak_ratio=result[aw]["peak_mb"] / result[plain]["peak_mb"]))
+        row = dict(pair=f"{aw} / {plain}", batch=args.batch)
+        for key in ("peak", "train_peak", "step"):
+            for role, name in (("plain", plain), ("aw", aw)):
+                r = result[name]
+                row[f"{role}_{key}_mb"] = (r["train_peak_mb"] - r["warm_mb"] if key == "step"
+                                           else r[f"{key}_mb"])
+            row[f"{key}_ratio"] = row[f"aw_{key}_mb"] / row[f"plain_{key}_mb"]
+        rows.append(row)
         print(rows[-1], flush=True)
-    report("model_memory", ["pair", "batch", "plain_peak_mb", "aw_peak_mb", "plain_step_mb",
-                            "aw_step_mb", "step_ratio", "peak_ratio"], rows,
+    report("model_memory", ["pair", "batch", "plain_peak_mb", "aw_peak_mb", "peak_ratio",
+                            "plain_train_peak_mb", "aw_train_peak_mb", "train_peak_ratio",
+                            "plain_step_mb", "aw_step_mb", "step_ratio"], rows,
            extra=dict(image_size=args.image_size))
 
 

@@ -29,17 +29,18 @@ benchmarks/NOTES.md):
   is materialized). Its gradient is autodiff's (which keeps every per-tap
   partial output, kh·kw times the output) or written by hand
   (``_taps_backward``), keeping only the inputs: per tap, the input gradient
-  ``(g * M_t) @ K_t^T`` and either the per-sample correlations
-  ``x_t[n]^T g[n]`` ("correlate": they give both the kernel's and the
-  modulation's gradients) or the partial output recomputed ("recompute",
-  cheaper on small maps, where the N·C1·C2 correlations outgrow the map).
+  ``(g * M_t) @ K_t^T`` and the per-sample correlations ``x_t[n]^T g[n]``
+  ("correlate": they give both the kernel's and the modulation's gradients);
+  on small maps, where those N·C1·C2 correlations outgrow the map, it keeps
+  the partial outputs like autodiff but folds the input gradient back faster
+  ("keep").
 """
 
 import keras
 from keras import ops
 
 PATHS = ("auto", "kernel", "taps", "conv")
-GRADIENTS = ("auto", "autodiff", "correlate", "recompute")
+GRADIENTS = ("auto", "autodiff", "correlate", "keep")
 
 
 def conv_output_length(length, kernel, stride, dilation, padding):
@@ -116,8 +117,9 @@ def choose_path(backend, positions, kernel_shape, groups_in):
     Measured on 2 CPU cores at the ResNet50/MobileNet shapes (benchmarks/NOTES.md):
     on TensorFlow and JAX the taps with a hand-written gradient win everywhere
     (TensorFlow's strided-slice gradients are slow; autodiff keeps every partial
-    output), correlating on large maps and recomputing on small ones, where the
-    per-sample correlations (N·C1·C2 per tap) outgrow the map; eager PyTorch runs
+    output), correlating on large maps and keeping the partial outputs on small
+    ones, where the per-sample correlations (N·C1·C2 per tap) outgrow the map and
+    the partial outputs are small; eager PyTorch runs
     the per-sample kernels fastest on large maps and the taps with autodiff on
     small ones.
     """
@@ -128,7 +130,7 @@ def choose_path(backend, positions, kernel_shape, groups_in):
         return "taps", "autodiff"
     if backend == "torch":
         return ("kernel", "autodiff") if positions >= c1 else ("taps", "autodiff")
-    return "taps", "correlate" if positions >= SMALL_MAP else "recompute"
+    return "taps", "correlate" if positions >= SMALL_MAP else "keep"
 
 
 def expand_modulation(modulation, kernel_shape):
@@ -165,7 +167,7 @@ def per_sample_conv2d(
         gradient: how the "taps" path is differentiated: "autodiff" (keeps the
             per-tap partial outputs), "correlate" (hand-written: per-sample
             correlations give the kernel's and modulation's gradients) or
-            "recompute" (hand-written: partial outputs recomputed tap by tap);
+            "keep" (hand-written: keeps the per-tap partial outputs, like autodiff);
             "auto" picks by backend and shape (`choose_path`). All are exact.
 
     Returns:
@@ -230,12 +232,14 @@ def _tap_scales(modulation, c2):
 
 
 def _taps_forward(taps, kernel, scales):
+    """(output, per-tap partial outputs x_t @ K_t)."""
     kw = kernel.shape[1]
-    out = None
+    out, partials = None, []
     for t, tap in enumerate(taps):
-        y = ops.matmul(tap, kernel[t // kw, t % kw]) * scales[t]
+        partials.append(ops.matmul(tap, kernel[t // kw, t % kw]))
+        y = partials[-1] * scales[t]
         out = y if out is None else out + y
-    return out
+    return out, partials
 
 
 def _unslice(d, start, strides, size):
@@ -250,8 +254,8 @@ def _unslice(d, start, strides, size):
     return ops.pad(d, [(0, 0), (r0, hp - r0 - ho), (c0, wp - c0 - wo), (0, 0)])
 
 
-def _taps_backward(g, x_padded, taps, starts, kernel, scales, modulation, strides, crop, mode,
-                   input_gradient=True):
+def _taps_backward(g, x_padded, taps, partials, starts, kernel, scales, modulation, strides,
+                   crop, mode, input_gradient=True):
     """Gradients of ``_taps_forward`` w.r.t. the (unpadded) input, kernel and modulation.
 
     With ``input_gradient=False`` (PyTorch, input not requiring a gradient: eager mode
@@ -263,9 +267,9 @@ def _taps_backward(g, x_padded, taps, starts, kernel, scales, modulation, stride
     g_rows = ops.reshape(g, (-1, p, c2))
     dx, dkernel, dmod = None, [], []
     for t, tap in enumerate(taps):
-        k_t = kernel[t // kw, t % kw]
+        k_t, g_t = kernel[t // kw, t % kw], g * scales[t]
         if input_gradient:
-            d = _unslice(ops.matmul(g * scales[t], ops.transpose(k_t)), starts[t], strides,
+            d = _unslice(ops.matmul(g_t, ops.transpose(k_t)), starts[t], strides,
                          x_padded.shape[1:3])
             dx = d if dx is None else dx + d
         if mode == "correlate":
@@ -273,11 +277,10 @@ def _taps_backward(g, x_padded, taps, starts, kernel, scales, modulation, stride
             w = ops.matmul(ops.transpose(ops.reshape(tap, (-1, p, c1)), (0, 2, 1)), g_rows)
             dkernel.append(ops.sum(w * ops.reshape(scales[t], (-1, 1, c2)), axis=0))
             dmod.append(ops.sum(w * k_t, axis=1))
-        else:  # "recompute": one product over the batch, the partial output again
+        else:  # "keep": one product over the batch, and the kept partial output
             flat = ops.reshape(tap, (-1, c1))
-            dkernel.append(ops.matmul(ops.transpose(flat), ops.reshape(g * scales[t], (-1, c2))))
-            partial = ops.reshape(ops.matmul(flat, k_t), (-1, p, c2))
-            dmod.append(ops.sum(partial * g_rows, axis=1))
+            dkernel.append(ops.matmul(ops.transpose(flat), ops.reshape(g_t, (-1, c2))))
+            dmod.append(ops.sum(ops.reshape(partials[t], (-1, p, c2)) * g_rows, axis=1))
     if input_gradient:
         (top, bottom), (left, right) = crop
         dx = dx[:, top : dx.shape[1] - bottom, left : dx.shape[2] - right]
@@ -320,7 +323,7 @@ def _taps_conv(x, kernel, modulation, strides, padding, dilation_rate, gradient)
         return _taps_forward(taps_of(x_padded), kernel, scales)
 
     if gradient == "autodiff" or not _needs_custom_gradient(x, kernel, modulation):
-        return forward(x, kernel, modulation)
+        return forward(x, kernel, modulation)[0]
     # Graph backends prune an unused input gradient; eager PyTorch must be told.
     input_gradient = keras.backend.backend() != "torch" or x.requires_grad
 
@@ -332,13 +335,16 @@ def _taps_conv(x, kernel, modulation, strides, padding, dilation_rate, gradient)
 
     @ops.custom_gradient
     def conv(x, kernel, modulation):
+        out, partials = forward(x, kernel, modulation)
+        if gradient != "keep":
+            partials = None  # the inputs are all the backward pass keeps
+
         def grad(*args, upstream=None):
             g = args[0] if upstream is None else upstream
-            # Only the inputs are kept; the padding and the scales are redone here.
-            x_padded, scales = prepare(x, modulation)
-            return _taps_backward(g, x_padded, taps_of(x_padded), starts, kernel, scales,
-                                  modulation, strides, crop, gradient, input_gradient)
+            x_padded, scales = prepare(x, modulation)  # cheap to redo
+            return _taps_backward(g, x_padded, taps_of(x_padded), partials, starts, kernel,
+                                  scales, modulation, strides, crop, gradient, input_gradient)
 
-        return forward(x, kernel, modulation), grad
+        return out, grad
 
     return conv(x, kernel, modulation)

@@ -45,7 +45,8 @@ def compiled(fn, upstream):
             return tape.gradient(y, a)
 
         fwd = tf.function(fn)
-        return lambda *a: fwd(*a).numpy(), lambda *a: [g.numpy() for g in grad(*a)]
+        return (lambda *a: fwd(*a).numpy(),
+                lambda *a: [g.numpy() for g in grad(*a) if g is not None])
     import torch
 
     def fwd(*a):

@@ -122,6 +122,7 @@ def test_attention_maps_shape_and_range():
     dict(strides=(2, 2), padding="valid", dilation_rate=(1, 1), groups=(1, 3)),
     dict(strides=(1, 1), padding="same", dilation_rate=(2, 2), groups=(1, 6)),
     dict(strides=(2, 1), padding="same", dilation_rate=(1, 1), groups=(4, 2)),
+    dict(strides=(3, 3), padding="valid", dilation_rate=(1, 1), groups=(1, 2)),
 ])
 def test_every_contraction_path_matches_reference(path, case):
     """Each formulation of ops.per_sample_conv2d, forced, against the NumPy loop."""

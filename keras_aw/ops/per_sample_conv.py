@@ -82,6 +82,28 @@ def _pad_same(x, kernel_size, strides, padding, dilation_rate):
     return ops.pad(x, [(0, 0), pads[0], pads[1], (0, 0)])
 
 
+def tap_slices(x, starts, strides, out_size):
+    """The kernel taps of an already padded channels-last `x`: one (N, Ho, Wo, C) slice per
+    start (r0, c0), rows r0, r0 + sh, ... and columns c0, c0 + sw, ...
+
+    Strided taps are read as unit-stride slices of `x` reshaped into stride phases
+    (TensorFlow's strided slices with steps are an order of magnitude slower).
+    """
+    (sh, sw), (ho, wo) = strides, out_size
+    if sh == 1 and sw == 1:
+        return [x[:, r0 : r0 + ho, c0 : c0 + wo] for r0, c0 in starts]
+    # Rows r0 + i*sh = (r0 // sh + i) * sh + r0 % sh: phase r0 % sh, row r0 // sh + i.
+    hp = sh * max(r0 // sh + ho for r0, _ in starts)
+    wp = sw * max(c0 // sw + wo for _, c0 in starts)
+    h, w, c = x.shape[1], x.shape[2], x.shape[3]
+    x = x[:, : min(h, hp), : min(w, wp)]
+    if hp > h or wp > w:  # filler rows/columns, never read
+        x = ops.pad(x, [(0, 0), (0, max(hp - h, 0)), (0, max(wp - w, 0)), (0, 0)])
+    x = ops.reshape(x, (-1, hp // sh, sh, wp // sw, sw, c))
+    return [x[:, r0 // sh : r0 // sh + ho, r0 % sh, c0 // sw : c0 // sw + wo, c0 % sw]
+            for r0, c0 in starts]
+
+
 def extract_taps(x, kernel_size, strides, padding, dilation_rate):
     """Unfolds a channels-last batch into its kernel taps.
 
@@ -94,17 +116,11 @@ def extract_taps(x, kernel_size, strides, padding, dilation_rate):
         (taps, (Ho, Wo)) where ``taps`` is a list of kh·kw tensors of shape
         (N, Ho, Wo, C), in kernel order (row-major over (j, k)).
     """
-    (kh, kw), (sh, sw), (dh, dw) = kernel_size, strides, dilation_rate
-    ho, wo = output_size(x, kernel_size, strides, padding, dilation_rate)
+    (kh, kw), (dh, dw) = kernel_size, dilation_rate
+    out_size = output_size(x, kernel_size, strides, padding, dilation_rate)
     x = _pad_same(x, kernel_size, strides, padding, dilation_rate)
-    taps = []
-    for j in range(kh):
-        for k in range(kw):
-            r0, c0 = j * dh, k * dw
-            taps.append(
-                x[:, r0 : r0 + (ho - 1) * sh + 1 : sh, c0 : c0 + (wo - 1) * sw + 1 : sw, :]
-            )
-    return taps, (ho, wo)
+    starts = [(j * dh, k * dw) for j in range(kh) for k in range(kw)]
+    return tap_slices(x, starts, strides, out_size), out_size
 
 
 #: Maps with fewer output positions than this count as small in `choose_path`.
@@ -303,7 +319,7 @@ def _needs_custom_gradient(*tensors):
 
 def _taps_conv(x, kernel, modulation, strides, padding, dilation_rate, gradient):
     kh, kw, c1, c2 = kernel.shape
-    (sh, sw), (dh, dw) = strides, dilation_rate
+    dh, dw = dilation_rate
     ho, wo = output_size(x, (kh, kw), strides, padding, dilation_rate)
     starts = [(j * dh, k * dw) for j in range(kh) for k in range(kw)]
     crop = [(0, 0), (0, 0)]
@@ -312,8 +328,7 @@ def _taps_conv(x, kernel, modulation, strides, padding, dilation_rate, gradient)
                 zip(x.shape[1:3], (kh, kw), strides, dilation_rate)]
 
     def taps_of(x_padded):
-        return [x_padded[:, r0 : r0 + (ho - 1) * sh + 1 : sh, c0 : c0 + (wo - 1) * sw + 1 : sw]
-                for r0, c0 in starts]
+        return tap_slices(x_padded, starts, strides, (ho, wo))
 
     def prepare(x, modulation):
         return _pad_same(x, (kh, kw), strides, padding, dilation_rate), _tap_scales(modulation, c2)

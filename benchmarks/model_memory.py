@@ -5,14 +5,16 @@ Each model trains in its own fresh process (resident memory high-water marks are
 process). Three figures per model, default compile settings:
 - ``peak``: the process's peak resident memory (ru_maxrss), compilation included;
 - ``train_peak``: the peak resident memory during three training steps after a warm-up
-  step (the high-water mark is reset through /proc/self/clear_refs), i.e. what training
-  holds once compiled: weights, optimizer state, activations, workspace;
+  step, once the memory the allocator kept from compiling is given back (``malloc_trim``)
+  and the high-water mark reset (/proc/self/clear_refs): what training holds once
+  compiled (weights, optimizer state, compiled programs, activations, workspace);
 - ``step``: ``train_peak`` minus the resident memory before those steps, i.e. what one
   training step allocates and frees (activations kept for the backward pass, gradients,
   workspace).
 """
 
 import argparse
+import ctypes
 import json
 import os
 import resource
@@ -43,6 +45,7 @@ def child(name, size, batch):
     x = rng.rand(batch, size, size, 3).astype("float32")
     y = rng.randint(0, 100, batch)
     model.train_on_batch(x, y)  # compiles
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
     warm = _status_mb("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # resets VmHWM to the current RSS

@@ -99,8 +99,10 @@ def tap_slices(x, starts, strides, out_size):
     x = x[:, : min(h, hp), : min(w, wp)]
     if hp > h or wp > w:  # filler rows/columns, never read
         x = ops.pad(x, [(0, 0), (0, max(hp - h, 0)), (0, max(wp - w, 0)), (0, 0)])
-    x = ops.reshape(x, (-1, hp // sh, sh, wp // sw, sw, c))
-    return [x[:, r0 // sh : r0 // sh + ho, r0 % sh, c0 // sw : c0 // sw + wo, c0 % sw]
+    # 5-D at most (TFLite's strided slice takes no more): column phases share the last axis.
+    x = ops.reshape(x, (-1, hp // sh, sh, wp // sw, sw * c))
+    return [x[:, r0 // sh : r0 // sh + ho, r0 % sh, c0 // sw : c0 // sw + wo,
+              (c0 % sw) * c : (c0 % sw + 1) * c]
             for r0, c0 in starts]
 
 
@@ -130,14 +132,22 @@ SMALL_MAP = 64
 def choose_path(backend, positions, kernel_shape, groups_in):
     """The fastest exact (path, gradient) for a shape on a backend.
 
-    Measured on 2 CPU cores at the ResNet50/MobileNet shapes (benchmarks/NOTES.md):
-    on TensorFlow and JAX the taps with a hand-written gradient win everywhere
-    (TensorFlow's strided-slice gradients are slow; autodiff keeps every partial
-    output), correlating on large maps and keeping the partial outputs on small
-    ones, where the per-sample correlations (N·C1·C2 per tap) outgrow the map and
-    the partial outputs are small; eager PyTorch runs
-    the per-sample kernels fastest on large maps and the taps with autodiff on
-    small ones.
+    Measured on 2 CPU cores at the ResNet50/MobileNet shapes (benchmarks/formulations.py,
+    benchmarks/NOTES.md): on TensorFlow and JAX the taps with a hand-written gradient
+    win (TensorFlow's strided-slice gradients are slow; autodiff keeps every partial
+    output), correlating on large maps and keeping the partial outputs on small ones,
+    where the per-sample correlations (N·C1·C2 per tap) outgrow the map and the partial
+    outputs are small; eager PyTorch runs the per-sample kernels fastest on large maps
+    and the taps with autodiff on small ones.
+
+    Args:
+        backend: Keras backend name.
+        positions: output positions Ho·Wo.
+        kernel_shape: (kh, kw, C1, C2).
+        groups_in: G1, the modulation's groups along input channels.
+
+    Returns:
+        (path, gradient), values of `per_sample_conv2d`'s arguments.
     """
     kh, kw, c1, c2 = kernel_shape
     if groups_in != 1:

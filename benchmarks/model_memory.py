@@ -53,7 +53,7 @@ def child(name, size, batch):
         model.train_on_batch(x, y)
     train_peak = _status_mb("VmHWM")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(dict(warm_mb=warm, train_peak_mb=train_peak, peak_mb=peak)))
+    print(json.dumps(dict(peak_mb=peak, train_peak_mb=train_peak, step_mb=train_peak - warm)))
 
 
 def main():
@@ -79,9 +79,7 @@ def main():
         row = dict(pair=f"{aw} / {plain}", batch=args.batch)
         for key in ("peak", "train_peak", "step"):
             for role, name in (("plain", plain), ("aw", aw)):
-                r = result[name]
-                row[f"{role}_{key}_mb"] = (r["train_peak_mb"] - r["warm_mb"] if key == "step"
-                                           else r[f"{key}_mb"])
+                row[f"{role}_{key}_mb"] = result[name][f"{key}_mb"]
             row[f"{key}_ratio"] = row[f"aw_{key}_mb"] / row[f"plain_{key}_mb"]
         rows.append(row)
         print(rows[-1], flush=True)

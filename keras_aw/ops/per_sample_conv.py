@@ -72,14 +72,25 @@ def output_size(x, kernel_size, strides, padding, dilation_rate):
                  for n, k, s, d in zip((h, w), kernel_size, strides, dilation_rate))
 
 
-def _pad_same(x, kernel_size, strides, padding, dilation_rate):
+def _paddings(x, kernel_size, strides, padding, dilation_rate):
+    """[(top, bottom), (left, right)] that `padding` adds around the channels-last `x`."""
     if padding != "same":
-        return x
-    pads = [_same_padding(n, k, s, d) for n, k, s, d in
+        return [(0, 0), (0, 0)]
+    return [_same_padding(n, k, s, d) for n, k, s, d in
             zip(x.shape[1:3], kernel_size, strides, dilation_rate)]
+
+
+def _pad_same(x, kernel_size, strides, padding, dilation_rate):
+    pads = _paddings(x, kernel_size, strides, padding, dilation_rate)
     if not any(pads[0] + pads[1]):
         return x
     return ops.pad(x, [(0, 0), pads[0], pads[1], (0, 0)])
+
+
+def _tap_starts(kernel_size, dilation_rate):
+    """(row, column) of each kernel tap's first read in the padded input, kernel order."""
+    (kh, kw), (dh, dw) = kernel_size, dilation_rate
+    return [(j * dh, k * dw) for j in range(kh) for k in range(kw)]
 
 
 def tap_slices(x, starts, strides, out_size):
@@ -118,11 +129,9 @@ def extract_taps(x, kernel_size, strides, padding, dilation_rate):
         (taps, (Ho, Wo)) where ``taps`` is a list of kh·kw tensors of shape
         (N, Ho, Wo, C), in kernel order (row-major over (j, k)).
     """
-    (kh, kw), (dh, dw) = kernel_size, dilation_rate
     out_size = output_size(x, kernel_size, strides, padding, dilation_rate)
     x = _pad_same(x, kernel_size, strides, padding, dilation_rate)
-    starts = [(j * dh, k * dw) for j in range(kh) for k in range(kw)]
-    return tap_slices(x, starts, strides, out_size), out_size
+    return tap_slices(x, _tap_starts(kernel_size, dilation_rate), strides, out_size), out_size
 
 
 #: Maps with fewer output positions than this count as small in `choose_path`.
@@ -280,8 +289,8 @@ def _unslice(d, start, strides, size):
     return ops.pad(d, [(0, 0), (r0, hp - r0 - ho), (c0, wp - c0 - wo), (0, 0)])
 
 
-def _taps_backward(g, x_padded, taps, partials, starts, kernel, scales, modulation, strides,
-                   crop, mode, input_gradient=True):
+def _taps_backward(g, taps, partials, kernel, scales, modulation, strides, dilation_rate,
+                   pads, padded_size, mode, input_gradient=True):
     """Gradients of ``_taps_forward`` w.r.t. the (unpadded) input, kernel and modulation.
 
     With ``input_gradient=False`` (PyTorch, input not requiring a gradient: eager mode
@@ -291,12 +300,12 @@ def _taps_backward(g, x_padded, taps, partials, starts, kernel, scales, modulati
     g2 = modulation.shape[-1]
     p = g.shape[1] * g.shape[2]
     g_rows = ops.reshape(g, (-1, p, c2))
+    starts = _tap_starts((kh, kw), dilation_rate)
     dx, dkernel, dmod = None, [], []
     for t, tap in enumerate(taps):
         k_t, g_t = kernel[t // kw, t % kw], g * scales[t]
         if input_gradient:
-            d = _unslice(ops.matmul(g_t, ops.transpose(k_t)), starts[t], strides,
-                         x_padded.shape[1:3])
+            d = _unslice(ops.matmul(g_t, ops.transpose(k_t)), starts[t], strides, padded_size)
             dx = d if dx is None else dx + d
         if mode == "correlate":
             # Per-sample correlations W[n] = x_t[n]^T g[n], shape (N, C1, C2), give both.
@@ -308,7 +317,7 @@ def _taps_backward(g, x_padded, taps, partials, starts, kernel, scales, modulati
             dkernel.append(ops.matmul(ops.transpose(flat), ops.reshape(g_t, (-1, c2))))
             dmod.append(ops.sum(ops.reshape(partials[t], (-1, p, c2)) * g_rows, axis=1))
     if input_gradient:
-        (top, bottom), (left, right) = crop
+        (top, bottom), (left, right) = pads
         dx = dx[:, top : dx.shape[1] - bottom, left : dx.shape[2] - right]
     dkernel = ops.reshape(ops.stack(dkernel, axis=0), kernel.shape)
     dmod = ops.stack(dmod, axis=1)  # (N, T, C2)
@@ -317,8 +326,8 @@ def _taps_backward(g, x_padded, taps, partials, starts, kernel, scales, modulati
     return dx, dkernel, ops.reshape(dmod, (-1,) + tuple(modulation.shape[1:]))
 
 
-def _needs_custom_gradient(*tensors):
-    if keras.backend.backend() != "torch":
+def _needs_custom_gradient(backend, *tensors):
+    if backend != "torch":
         return True
     import torch
 
@@ -329,30 +338,20 @@ def _needs_custom_gradient(*tensors):
 
 def _taps_conv(x, kernel, modulation, strides, padding, dilation_rate, gradient):
     kh, kw, c1, c2 = kernel.shape
-    dh, dw = dilation_rate
-    ho, wo = output_size(x, (kh, kw), strides, padding, dilation_rate)
-    starts = [(j * dh, k * dw) for j in range(kh) for k in range(kw)]
-    crop = [(0, 0), (0, 0)]
-    if padding == "same":
-        crop = [_same_padding(n, k, s, d) for n, k, s, d in
-                zip(x.shape[1:3], (kh, kw), strides, dilation_rate)]
-
-    def taps_of(x_padded):
-        return tap_slices(x_padded, starts, strides, (ho, wo))
-
-    def prepare(x, modulation):
-        return _pad_same(x, (kh, kw), strides, padding, dilation_rate), _tap_scales(modulation, c2)
+    backend = keras.backend.backend()
 
     def forward(x, kernel, modulation):
-        x_padded, scales = prepare(x, modulation)
-        return _taps_forward(taps_of(x_padded), kernel, scales)
+        taps, _ = extract_taps(x, (kh, kw), strides, padding, dilation_rate)
+        return _taps_forward(taps, kernel, _tap_scales(modulation, c2))
 
-    if gradient == "autodiff" or not _needs_custom_gradient(x, kernel, modulation):
+    if gradient == "autodiff" or not _needs_custom_gradient(backend, x, kernel, modulation):
         return forward(x, kernel, modulation)[0]
     # Graph backends prune an unused input gradient; eager PyTorch must be told.
-    input_gradient = keras.backend.backend() != "torch" or x.requires_grad
+    input_gradient = backend != "torch" or x.requires_grad
+    pads = _paddings(x, (kh, kw), strides, padding, dilation_rate)
+    padded_size = tuple(n + sum(pad) for n, pad in zip(x.shape[1:3], pads))
 
-    if keras.backend.backend() == "tensorflow":
+    if backend == "tensorflow":
         import tensorflow as tf
 
         # Variables must arrive as tensors (tf.custom_gradient wants no variable reads inside).
@@ -366,9 +365,10 @@ def _taps_conv(x, kernel, modulation, strides, padding, dilation_rate, gradient)
 
         def grad(*args, upstream=None):
             g = args[0] if upstream is None else upstream
-            x_padded, scales = prepare(x, modulation)  # cheap to redo
-            return _taps_backward(g, x_padded, taps_of(x_padded), partials, starts, kernel,
-                                  scales, modulation, strides, crop, gradient, input_gradient)
+            taps, _ = extract_taps(x, (kh, kw), strides, padding, dilation_rate)  # cheap to redo
+            return _taps_backward(g, taps, partials, kernel, _tap_scales(modulation, c2),
+                                  modulation, strides, dilation_rate, pads, padded_size,
+                                  gradient, input_gradient)
 
         return out, grad
 

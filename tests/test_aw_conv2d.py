@@ -204,6 +204,7 @@ def test_every_contraction_path_gradient_matches_reference(path, gradient, case)
 @pytest.mark.parametrize("kwargs,message", [
     (dict(path="im2col"), "path='im2col'"),
     (dict(gradient="numeric"), "gradient='numeric'"),
+    (dict(path="kernel", gradient="correlate"), "gradient='correlate'.*path='kernel'"),
 ])
 def test_bad_formulation_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -221,6 +221,9 @@ def per_sample_conv2d(
         raise ValueError(f"`path` must be one of {PATHS}; received path={path!r}")
     if gradient not in GRADIENTS:
         raise ValueError(f"`gradient` must be one of {GRADIENTS}; received gradient={gradient!r}")
+    if path in ("kernel", "conv") and gradient not in ("auto", "autodiff"):
+        raise ValueError(f"gradient={gradient!r} applies to path='taps' only; received "
+                         f"path={path!r}")
     x, kernel, modulation = (ops.convert_to_tensor(v) for v in (x, kernel, modulation))
     kh, kw, c1, c2 = kernel.shape
     g1, g2 = modulation.shape[-2], modulation.shape[-1]

@@ -20,8 +20,8 @@ from keras_aw.ops.per_sample_conv import choose_path, per_sample_conv2d
 # (batch, H=W, C)
 SHAPES = [(16, 56, 64), (16, 28, 128), (16, 14, 256), (16, 7, 512),
           (8, 32, 64), (8, 16, 128), (8, 8, 256), (8, 4, 512)]
-FORMULATIONS = [("kernel", "autodiff"), ("taps", "autodiff"), ("taps", "correlate"),
-                ("taps", "keep")]
+FORMULATIONS = [("kernel", "autodiff"), ("groups", "autodiff"), ("taps", "autodiff"),
+                ("taps", "correlate"), ("taps", "keep")]
 
 
 def compiled(fn, upstream):

@@ -116,13 +116,14 @@ def test_attention_maps_shape_and_range():
     np.testing.assert_array_equal(a, np.broadcast_to(a[:, :, :, :1, :], a.shape))
 
 
-@pytest.mark.parametrize("path", ["kernel", "taps", "conv"])
+@pytest.mark.parametrize("path", ["kernel", "taps", "groups", "conv"])
 @pytest.mark.parametrize("case", [
     dict(strides=(1, 1), padding="same", dilation_rate=(1, 1), groups=(1, 6)),
     dict(strides=(2, 2), padding="valid", dilation_rate=(1, 1), groups=(1, 3)),
     dict(strides=(1, 1), padding="same", dilation_rate=(2, 2), groups=(1, 6)),
     dict(strides=(2, 1), padding="same", dilation_rate=(1, 1), groups=(4, 2)),
     dict(strides=(3, 3), padding="valid", dilation_rate=(1, 1), groups=(1, 2)),
+    dict(strides=(1, 1), padding="valid", dilation_rate=(1, 1), groups=(2, 3)),
 ])
 def test_every_contraction_path_matches_reference(path, case):
     """Each formulation of ops.per_sample_conv2d, forced, against the NumPy loop."""
@@ -146,8 +147,9 @@ def test_every_contraction_path_matches_reference(path, case):
     assert rel_err(y, expected) < 1e-5
 
 
-@pytest.mark.parametrize("path,gradient", [("kernel", "autodiff"), ("taps", "autodiff"),
-                                           ("taps", "correlate"), ("taps", "keep")])
+@pytest.mark.parametrize("path,gradient", [("kernel", "autodiff"), ("groups", "autodiff"),
+                                           ("taps", "autodiff"), ("taps", "correlate"),
+                                           ("taps", "keep")])
 @pytest.mark.parametrize("case", [
     dict(size=(7, 6), kernel=(3, 3), strides=(1, 1), padding="same", dilation_rate=(1, 1),
          groups=(1, 6)),

@@ -9,16 +9,20 @@ where ``K`` has shape ``(kh, kw, C1, C2)`` and the modulation ``M`` has shape
 ``M[n, j, k, g1, g2]`` applies to the input channels ``g1 * C1 // G1 ...`` and
 output channels ``g2 * C2 // G2 ...`` (the SPEC's "repeat r_C1 / r_C2 times").
 
-No formulation loops over the batch in Python and none uses the batch-as-groups
-convolution (which falls into TensorFlow's very slow XLA fallback on CPU).
-The input is read through its kernel taps (strided slices: builtin ops on every
-backend and in every export format), and one of these exact formulations is
-used, chosen per backend and shape by `choose_path` (measured, see
-benchmarks/NOTES.md):
+No formulation loops over the batch in Python. One of these exact formulations
+is used, chosen per backend and shape by `choose_path` (measured, see
+benchmarks/NOTES.md); all but "groups" read the input through its kernel taps
+(strided slices: builtin ops on every backend and in every export format):
 
 - ``"kernel"``: build the per-sample kernels ``AK`` (N·kh·kw·C1·C2 values),
   concatenate the taps (im2col, kh·kw times the input) and do one batched
   matrix product (N, P, kh·kw·C1) @ (N, kh·kw·C1, C2);
+- ``"groups"``: the batch laid along the channels and convolved with the N
+  per-sample kernels as one grouped convolution (groups = N). Fast on large maps
+  with PyTorch's (oneDNN's) grouped convolution; very slow on TensorFlow, whose
+  CPU grouped convolution goes through XLA, and on JAX (XLA:CPU), so chosen on
+  PyTorch only, and never while tracing for export (the batch would be frozen
+  into the graph as the number of groups);
 - ``"conv"``: a batch of one (static shape, e.g. batch-1 inference): the
   backend's own convolution with the one modulated kernel;
 - ``"taps"``: only when the modulation is shared along input channels
@@ -39,7 +43,7 @@ benchmarks/NOTES.md):
 import keras
 from keras import ops
 
-PATHS = ("auto", "kernel", "taps", "conv")
+PATHS = ("auto", "kernel", "taps", "groups", "conv")
 GRADIENTS = ("auto", "autodiff", "correlate", "keep")
 
 
@@ -136,9 +140,11 @@ def extract_taps(x, kernel_size, strides, padding, dilation_rate):
 
 #: Maps with fewer output positions than this count as small in `choose_path`.
 SMALL_MAP = 64
+#: PyTorch takes the "groups" path from this many output positions per input channel.
+GROUPS_MIN_POSITIONS_PER_CHANNEL = 4
 
 
-def choose_path(backend, positions, kernel_shape, groups_in):
+def choose_path(backend, positions, kernel_shape, groups_in, tracing=False):
     """The fastest exact (path, gradient) for a shape on a backend.
 
     Measured on 2 CPU cores at the ResNet50/MobileNet shapes (benchmarks/formulations.py,
@@ -146,19 +152,24 @@ def choose_path(backend, positions, kernel_shape, groups_in):
     win (TensorFlow's strided-slice gradients are slow; autodiff keeps every partial
     output), correlating on large maps and keeping the partial outputs on small ones,
     where the per-sample correlations (N·C1·C2 per tap) outgrow the map and the partial
-    outputs are small; eager PyTorch runs the per-sample kernels fastest on large maps
-    and the taps with autodiff on small ones.
+    outputs are small; PyTorch runs its grouped convolution fastest on maps with many
+    positions per input channel (``GROUPS_MIN_POSITIONS_PER_CHANNEL``), then the
+    per-sample kernels, and the taps with autodiff on small maps.
 
     Args:
         backend: Keras backend name.
         positions: output positions Ho·Wo.
         kernel_shape: (kh, kw, C1, C2).
         groups_in: G1, the modulation's groups along input channels.
+        tracing: whether the graph is traced for export (then never "groups").
 
     Returns:
         (path, gradient), values of `per_sample_conv2d`'s arguments.
     """
     kh, kw, c1, c2 = kernel_shape
+    if (backend == "torch" and not tracing and kh * kw > 1
+            and positions >= GROUPS_MIN_POSITIONS_PER_CHANNEL * c1):
+        return "groups", "autodiff"
     if groups_in != 1:
         return "kernel", "autodiff"
     if kh * kw == 1:  # one tap: one product with the static kernel, then a scale
@@ -197,7 +208,7 @@ def per_sample_conv2d(
         modulation: shape (N, kh, kw, G1, G2); G1 | C1 and G2 | C2.
         strides, dilation_rate: pairs of positive ints.
         padding: "valid" or "same".
-        path: "auto", "kernel", "taps" or "conv" (module doc). "taps" needs
+        path: "auto", "kernel", "taps", "groups" or "conv" (module doc). "taps" needs
             G1 == 1, "conv" a static batch of one.
         gradient: how the "taps" path is differentiated: "autodiff" (keeps the
             per-tap partial outputs), "correlate" (hand-written: per-sample
@@ -221,7 +232,7 @@ def per_sample_conv2d(
         raise ValueError(f"`path` must be one of {PATHS}; received path={path!r}")
     if gradient not in GRADIENTS:
         raise ValueError(f"`gradient` must be one of {GRADIENTS}; received gradient={gradient!r}")
-    if path in ("kernel", "conv") and gradient not in ("auto", "autodiff"):
+    if path in ("kernel", "groups", "conv") and gradient not in ("auto", "autodiff"):
         raise ValueError(f"gradient={gradient!r} applies to path='taps' only; received "
                          f"path={path!r}")
     x, kernel, modulation = (ops.convert_to_tensor(v) for v in (x, kernel, modulation))
@@ -230,7 +241,8 @@ def per_sample_conv2d(
     ho, wo = output_size(x, (kh, kw), strides, padding, dilation_rate)
     t, p = kh * kw, ho * wo
     backend = keras.backend.backend()
-    chosen_path, chosen_gradient = choose_path(backend, p, kernel.shape, g1)
+    chosen_path, chosen_gradient = choose_path(backend, p, kernel.shape, g1,
+                                               tracing=_torch_tracing(backend))
     if path == "auto":
         # Not on torch: its ONNX exporter traces a batch of one and cannot export a
         # convolution whose kernel is computed (nor would the batch stay dynamic).
@@ -246,6 +258,8 @@ def per_sample_conv2d(
         per_sample = kernel * expand_modulation(modulation, kernel.shape)[0]
         return ops.conv(x, per_sample, strides=strides, padding=padding,
                         dilation_rate=dilation_rate, data_format="channels_last")
+    if path == "groups":
+        return _groups_conv(x, kernel, modulation, strides, padding, dilation_rate, backend)
     if path == "taps" and g1 != 1:
         raise ValueError(
             f"path={path!r} needs a modulation shared along input channels (G1=1); "
@@ -258,6 +272,42 @@ def per_sample_conv2d(
     per_sample = kernel * expand_modulation(modulation, kernel.shape)
     out = ops.matmul(patches, ops.reshape(per_sample, (-1, t * c1, c2)))
     return ops.reshape(out, (-1, ho, wo, c2))
+
+
+def _groups_conv(x, kernel, modulation, strides, padding, dilation_rate, backend):
+    """The batch as groups: (1, N·C1) channels convolved with the N per-sample kernels."""
+    kh, kw, c1, c2 = kernel.shape
+    g1, g2 = modulation.shape[-2], modulation.shape[-1]
+    h, w = x.shape[1], x.shape[2]
+    if g2 != c2:
+        modulation = ops.repeat(modulation, c2 // g2, axis=4)
+    if g1 not in (1, c1):
+        modulation = ops.repeat(modulation, c1 // g1, axis=3)
+    # The per-sample kernels laid out (N·C2, C1, kh, kw), as PyTorch's convolution reads
+    # them (Keras's kernel layout below is a view of it there; a copy would cost more).
+    per_sample = (ops.transpose(kernel, (3, 2, 0, 1))[None]
+                  * ops.transpose(modulation, (0, 4, 3, 1, 2)))
+    grouped = ops.transpose(ops.reshape(per_sample, (-1, c1, kh, kw)), (2, 3, 1, 0))
+    geometry = dict(strides=strides, padding=padding, dilation_rate=dilation_rate)
+    if backend == "torch":  # channels-first: Keras would transpose channels-last input twice
+        x = ops.reshape(ops.transpose(x, (0, 3, 1, 2)), (1, -1, h, w))
+        y = ops.conv(x, grouped, data_format="channels_first", **geometry)
+        y = ops.reshape(y, (-1, c2, y.shape[2], y.shape[3]))
+        return ops.transpose(y, (0, 2, 3, 1))
+    # TensorFlow's CPU convolution takes channels-last only.
+    x = ops.reshape(ops.transpose(x, (1, 2, 0, 3)), (1, h, w, -1))
+    y = ops.conv(x, grouped, data_format="channels_last", **geometry)
+    y = ops.reshape(y, (y.shape[1], y.shape[2], -1, c2))
+    return ops.transpose(y, (2, 0, 1, 3))
+
+
+def _torch_tracing(backend):
+    """Whether PyTorch is tracing a graph (TorchScript, as its ONNX export with a dynamic batch)."""
+    if backend != "torch":
+        return False
+    import torch
+
+    return torch.jit.is_tracing()
 
 
 def _tap_scales(modulation, c2):
@@ -335,7 +385,7 @@ def _needs_custom_gradient(backend, *tensors):
     import torch
 
     # Inference and tracing (ONNX export) see the plain forward.
-    return (torch.is_grad_enabled() and not torch.jit.is_tracing()
+    return (torch.is_grad_enabled() and not _torch_tracing(backend)
             and any(t.requires_grad for t in tensors))
 
 

@@ -180,10 +180,11 @@ def choose_path(backend, positions, kernel_shape, groups_in, tracing=False):
 
 
 def expand_modulation(modulation, kernel_shape):
-    """(N, kh, kw, G1, G2) -> (N, kh, kw, C1, C2) by repeating each group."""
+    """(N, kh, kw, G1, G2) -> (N, kh, kw, C1, C2) by repeating each group, to multiply a
+    kernel of `kernel_shape` with; G1 = 1 stays (N, kh, kw, 1, C2): it broadcasts as it is."""
     kh, kw, c1, c2 = kernel_shape
     g1, g2 = modulation.shape[-2], modulation.shape[-1]
-    if g1 != c1:
+    if g1 not in (1, c1):
         modulation = ops.repeat(modulation, c1 // g1, axis=3)
     if g2 != c2:
         modulation = ops.repeat(modulation, c2 // g2, axis=4)
@@ -277,12 +278,8 @@ def per_sample_conv2d(
 def _groups_conv(x, kernel, modulation, strides, padding, dilation_rate, backend):
     """The batch as groups: (1, N·C1) channels convolved with the N per-sample kernels."""
     kh, kw, c1, c2 = kernel.shape
-    g1, g2 = modulation.shape[-2], modulation.shape[-1]
     h, w = x.shape[1], x.shape[2]
-    if g2 != c2:
-        modulation = ops.repeat(modulation, c2 // g2, axis=4)
-    if g1 not in (1, c1):
-        modulation = ops.repeat(modulation, c1 // g1, axis=3)
+    modulation = expand_modulation(modulation, kernel.shape)
     # The per-sample kernels laid out (N·C2, C1, kh, kw), as PyTorch's convolution reads
     # them (Keras's kernel layout below is a view of it there; a copy would cost more).
     per_sample = (ops.transpose(kernel, (3, 2, 0, 1))[None]

@@ -1,11 +1,14 @@
 """keras_aw.applications: ResNet and MobileNet builders in every Table 1 variant.
 
 Every builder has keras.applications' signature (`weights` defaults to None:
-no ImageNet weights exist for AW networks). The modules `resnet` and
-`mobilenet` also expose `preprocess_input` and `decode_predictions`.
+no ImageNet weights exist for AW networks) and is registered in
+`keras_aw.registry` (``keras_aw.list_models()``). The modules `resnet` and
+`mobilenet` also expose `preprocess_input` and `decode_predictions`;
+`small_cnn` holds the small demonstration networks.
 """
 
-from keras_aw.applications import imagenet_utils, mobilenet, resnet
+# Import order is the registry's family order: ResNets, MobileNet, small CNNs.
+from keras_aw.applications import imagenet_utils, resnet, mobilenet, small_cnn  # noqa: I001
 from keras_aw.applications.mobilenet import (
     AWCBAMMobileNet,
     AWMobileNet,
@@ -36,10 +39,11 @@ from keras_aw.applications.resnet import (
     SEResNet101,
     SEResNet152,
 )
+from keras_aw.applications.small_cnn import AWSmallCNN, SmallCNN
 
 __all__ = [
     "AWCBAMMobileNet", "AWCBAMResNet101", "AWCBAMResNet152", "AWCBAMResNet50",
-    "AWMobileNet", "AWResNet101", "AWResNet152", "AWResNet50", "AWSEMobileNet",
+    "AWMobileNet", "AWSmallCNN", "SmallCNN", "small_cnn", "AWResNet101", "AWResNet152", "AWResNet50", "AWSEMobileNet",
     "AWSEResNet101", "AWSEResNet152", "AWSEResNet50", "CBAMMobileNet",
     "CBAMResNet101", "CBAMResNet152", "CBAMResNet50", "MobileNet", "MobileNetV1",
     "ResNet", "ResNet101", "ResNet152", "ResNet50", "SEMobileNet", "SEResNet101",

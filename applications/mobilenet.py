@@ -31,6 +31,7 @@ from keras import layers
 
 from keras_aw.applications import builder_utils, imagenet_utils
 from keras_aw.layers import AWConv2D
+from keras_aw.registry import register_model, table1
 from keras_aw.utils.validation import check_positive_int, standardize_data_format
 
 # (pointwise filters at alpha=1, stride of the depthwise convolution) per block.
@@ -254,30 +255,35 @@ def _document(func, title, extra, aw=False, cbam=False):
 # the builder's arguments (it is evaluated before any other local is defined).
 
 
+@register_model("mobilenet", "plain", paper=[table1("MobileNet", 31.39, 11.51, 0.569, 4.23)])
 def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
               include_top=True, weights=None, input_tensor=None, pooling=None,
               classes=1000, classifier_activation="softmax", name=None):
     return MobileNetV1(**locals())
 
 
+@register_model("mobilenet", "aw")
 def AWMobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
                 include_top=True, weights=None, input_tensor=None, pooling=None,
                 classes=1000, classifier_activation="softmax", name=None):
     return MobileNetV1(aw=True, **locals())
 
 
+@register_model("mobilenet", "se", paper=[table1("SE-MobileNet", 29.97, 10.63, 0.581, 5.07)])
 def SEMobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
                 include_top=True, weights=None, input_tensor=None, pooling=None,
                 classes=1000, classifier_activation="softmax", name=None):
     return MobileNetV1(attention="se", **locals())
 
 
+@register_model("mobilenet", "aw-se", paper=[table1("AW-SE-MobileNet", 29.41, 10.59, 0.623, 5.52)])
 def AWSEMobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
                   include_top=True, weights=None, input_tensor=None, pooling=None,
                   classes=1000, classifier_activation="softmax", name=None):
     return MobileNetV1(attention="se", aw=True, **locals())
 
 
+@register_model("mobilenet", "cbam", paper=[table1("CBAM-MobileNet", 29.01, 9.99, 0.611, 5.07, cbam="full")])
 def CBAMMobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
                   include_top=True, weights=None, input_tensor=None, pooling=None,
                   classes=1000, classifier_activation="softmax", name=None, *,
@@ -285,6 +291,7 @@ def CBAMMobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
     return MobileNetV1(attention="cbam", **locals())
 
 
+@register_model("mobilenet", "aw-cbam", paper=[table1("AW-CBAM-MobileNet (Spatial)", 28.82, 9.98, 0.652, 5.52, cbam="spatial")])
 def AWCBAMMobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
                     include_top=True, weights=None, input_tensor=None, pooling=None,
                     classes=1000, classifier_activation="softmax", name=None, *,

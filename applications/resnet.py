@@ -29,6 +29,7 @@ from keras import layers
 
 from keras_aw.applications import builder_utils, imagenet_utils
 from keras_aw.layers import AWConv2D
+from keras_aw.registry import register_model, table1
 from keras_aw.utils.validation import check_positive_int, standardize_data_format
 
 STACKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
@@ -252,107 +253,131 @@ def _document(func, title, depth, extra, aw=False, cbam=False):
 # builder's arguments (it is evaluated before any other local is defined).
 
 
+@register_model("resnet50", "plain", paper=[table1("ResNet50", 24.56, 7.50, 3.86, 25.56)])
 def ResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
              pooling=None, classes=1000, classifier_activation="softmax", name="resnet50"):
     return ResNet(STACKS[50], **locals())
 
 
+@register_model("resnet50", "aw", paper=[table1("AW-ResNet50", 23.38, 6.79, 3.87, 25.72)])
 def AWResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
                pooling=None, classes=1000, classifier_activation="softmax",
                name="aw_resnet50"):
     return ResNet(STACKS[50], aw=True, **locals())
 
 
+@register_model("resnet50", "se", paper=[table1("SE-ResNet50", 23.14, 6.70, 3.87, 28.09)])
 def SEResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
                pooling=None, classes=1000, classifier_activation="softmax",
                name="se_resnet50"):
     return ResNet(STACKS[50], attention="se", **locals())
 
 
+@register_model("resnet50", "aw-se", paper=[table1("AW-SE-ResNet50", 22.72, 6.47, 3.88, 28.25)])
 def AWSEResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
                  pooling=None, classes=1000, classifier_activation="softmax",
                  name="aw_se_resnet50"):
     return ResNet(STACKS[50], attention="se", aw=True, **locals())
 
 
+@register_model("resnet50", "cbam")
 def CBAMResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
                  pooling=None, classes=1000, classifier_activation="softmax",
                  name="cbam_resnet50", *, cbam="full"):
     return ResNet(STACKS[50], attention="cbam", **locals())
 
 
+@register_model("resnet50", "aw-cbam", paper=[
+    table1("AW-CBAM-ResNet50 (MaxPool)", 22.82, 6.41, 3.89, 28.25, cbam="maxpool"),
+    table1("AW-CBAM-ResNet50 (Spatial)", 23.20, 6.58, 3.90, 28.25, cbam="spatial"),
+])
 def AWCBAMResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
                    pooling=None, classes=1000, classifier_activation="softmax",
                    name="aw_cbam_resnet50", *, cbam="full"):
     return ResNet(STACKS[50], attention="cbam", aw=True, **locals())
 
 
+@register_model("resnet101", "plain", paper=[table1("ResNet101", 23.38, None, 7.57, 44.55)])
 def ResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
               pooling=None, classes=1000, classifier_activation="softmax",
               name="resnet101"):
     return ResNet(STACKS[101], **locals())
 
 
+@register_model("resnet101", "aw", paper=[table1("AW-ResNet101", 22.38, 6.21, 7.58, 44.95)])
 def AWResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
                 pooling=None, classes=1000, classifier_activation="softmax",
                 name="aw_resnet101"):
     return ResNet(STACKS[101], aw=True, **locals())
 
 
+@register_model("resnet101", "se", paper=[table1("SE-ResNet101", 22.35, 6.19, 7.58, 49.33)])
 def SEResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
                 pooling=None, classes=1000, classifier_activation="softmax",
                 name="se_resnet101"):
     return ResNet(STACKS[101], attention="se", **locals())
 
 
+@register_model("resnet101", "aw-se", paper=[table1("AW-SE-ResNet101", 21.78, 5.74, 7.59, 49.73)])
 def AWSEResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
                   pooling=None, classes=1000, classifier_activation="softmax",
                   name="aw_se_resnet101"):
     return ResNet(STACKS[101], attention="se", aw=True, **locals())
 
 
+@register_model("resnet101", "cbam")
 def CBAMResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
                   pooling=None, classes=1000, classifier_activation="softmax",
                   name="cbam_resnet101", *, cbam="full"):
     return ResNet(STACKS[101], attention="cbam", **locals())
 
 
+@register_model("resnet101", "aw-cbam", paper=[
+    table1("AW-CBAM-ResNet101 (MaxPool)", 21.64, 5.76, 7.60, 49.73, cbam="maxpool"),
+    table1("AW-CBAM-ResNet101 (Spatial)", 22.32, 6.18, 7.61, 49.73, cbam="spatial"),
+])
 def AWCBAMResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=1000, classifier_activation="softmax",
                     name="aw_cbam_resnet101", *, cbam="full"):
     return ResNet(STACKS[101], attention="cbam", aw=True, **locals())
 
 
+@register_model("resnet152", "plain")
 def ResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
               pooling=None, classes=1000, classifier_activation="softmax",
               name="resnet152"):
     return ResNet(STACKS[152], **locals())
 
 
+@register_model("resnet152", "aw")
 def AWResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
                 pooling=None, classes=1000, classifier_activation="softmax",
                 name="aw_resnet152"):
     return ResNet(STACKS[152], aw=True, **locals())
 
 
+@register_model("resnet152", "se")
 def SEResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
                 pooling=None, classes=1000, classifier_activation="softmax",
                 name="se_resnet152"):
     return ResNet(STACKS[152], attention="se", **locals())
 
 
+@register_model("resnet152", "aw-se")
 def AWSEResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
                   pooling=None, classes=1000, classifier_activation="softmax",
                   name="aw_se_resnet152"):
     return ResNet(STACKS[152], attention="se", aw=True, **locals())
 
 
+@register_model("resnet152", "cbam")
 def CBAMResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
                   pooling=None, classes=1000, classifier_activation="softmax",
                   name="cbam_resnet152", *, cbam="full"):
     return ResNet(STACKS[152], attention="cbam", **locals())
 
 
+@register_model("resnet152", "aw-cbam")
 def AWCBAMResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=1000, classifier_activation="softmax",
                     name="aw_cbam_resnet152", *, cbam="full"):

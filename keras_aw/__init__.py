@@ -1,12 +1,13 @@
 """keras_aw: AW-convolution attention (Zhu et al., ICANN 2021) for Keras 3."""
 
-from keras_aw import layers, ops, utils
+from keras_aw import layers, ops, registry
 from keras_aw.layers import CBAM, AWConv2D, SqueezeExcite
-
-from keras_aw import applications  # noqa: E402  (needs keras_aw.layers first)
+from keras_aw import applications  # registers every builder
+from keras_aw.registry import create_model, list_models, model_info
 from keras_aw.convert import convert_to_aw
+from keras_aw import utils
 
 __version__ = "0.1.0"
 
-__all__ = ["AWConv2D", "CBAM", "SqueezeExcite", "applications", "convert_to_aw", "layers", "ops",
-           "utils"]
+__all__ = ["AWConv2D", "CBAM", "SqueezeExcite", "applications", "convert_to_aw", "create_model",
+           "layers", "list_models", "model_info", "ops", "registry", "utils"]

@@ -1,0 +1,1 @@
+"""Object detection with AW-FPN (filled in by the detection work)."""

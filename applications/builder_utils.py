@@ -14,7 +14,7 @@ from keras import layers
 
 from keras_aw.layers import CBAM, SqueezeExcite
 from keras_aw.layers.cbam import MODES as CBAM_MODES
-from keras_aw.utils.validation import check_choice, check_positive_int
+from keras_aw.validation import check_choice, check_positive_int
 
 ATTENTIONS = (None, "se", "cbam")
 POOLINGS = (None, "avg", "max")

@@ -32,7 +32,7 @@ from keras import layers
 from keras_aw.applications import builder_utils, imagenet_utils
 from keras_aw.layers import AWConv2D
 from keras_aw.registry import register_model, table1
-from keras_aw.utils.validation import check_positive_int, standardize_data_format
+from keras_aw.validation import check_positive_int, standardize_data_format
 
 # (pointwise filters at alpha=1, stride of the depthwise convolution) per block.
 BLOCKS = (

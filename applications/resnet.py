@@ -30,7 +30,7 @@ from keras import layers
 from keras_aw.applications import builder_utils, imagenet_utils
 from keras_aw.layers import AWConv2D
 from keras_aw.registry import register_model, table1
-from keras_aw.utils.validation import check_positive_int, standardize_data_format
+from keras_aw.validation import check_positive_int, standardize_data_format
 
 STACKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 BN_EPSILON = 1.001e-5

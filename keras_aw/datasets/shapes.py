@@ -21,7 +21,7 @@ True
 
 import numpy as np
 
-from keras_aw.utils.validation import check_positive_int
+from keras_aw.validation import check_positive_int
 
 CLASS_NAMES = (
     "circle",

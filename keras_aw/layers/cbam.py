@@ -4,7 +4,7 @@ import keras
 from keras import layers, ops
 
 from keras_aw.layers.squeeze_excite import channel_count
-from keras_aw.utils.validation import check_choice, check_positive_int, standardize_data_format
+from keras_aw.validation import check_choice, check_positive_int, standardize_data_format
 
 MODES = ("full", "maxpool", "spatial")
 

@@ -178,6 +178,12 @@ def parse_spec(spec):
     return info.name, {"cbam": mode}
 
 
+def canonical_spec(spec):
+    """The canonical spelling of a spec: ``"aw-cbam-resnet50:spatial"`` -> ``"AWCBAMResNet50:spatial"``."""
+    name, kwargs = parse_spec(spec)
+    return f"{name}:{kwargs['cbam']}" if kwargs else name
+
+
 def create_model(name, **kwargs):
     """Builds a registered model: ``create_model("AWSEResNet50", classes=10)``.
 

@@ -1,0 +1,216 @@
+"""The files of a training run, written so that an interrupted run loses nothing it finished.
+
+A run directory holds, after every epoch:
+
+- ``checkpoint.keras``: model and optimizer state;
+- ``state.json``: what the run is (model, data set, image size, ...), the
+  epochs done and the history;
+- ``history.csv``: one row per epoch;
+- ``training_curve.png``: the history drawn (when matplotlib is installed);
+
+and ``model.keras`` at the end. Every file is replaced atomically (written
+beside, then renamed). `RunDirectory` reads and writes them; `RunRecorder` is
+the Keras callback that does it after each epoch; `load_model_file` loads a
+``.keras`` file with a clear error. Problems with paths raise `ValueError`.
+
+Example:
+
+>>> import tempfile
+>>> from keras_aw.runs import RunDirectory
+>>> run = RunDirectory(tempfile.mkdtemp())
+>>> run.load_state() is None  # a new run
+True
+"""
+
+import csv
+import json
+import os
+import tempfile
+import time
+
+import keras
+
+from keras_aw import plots
+
+CHECKPOINT_FILE = "checkpoint.keras"
+STATE_FILE = "state.json"
+HISTORY_FILE = "history.csv"
+CURVE_FILE = "training_curve.png"
+MODEL_FILE = "model.keras"
+
+
+def ensure_writable_dir(path):
+    """Creates directory `path` if needed and checks that files can be written in it."""
+    path = os.fspath(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write_test_"):
+            pass
+    except OSError as e:
+        raise ValueError(f"directory {path!r} is not writable: {e.strerror or e}") from e
+    return path
+
+
+def ensure_writable_file(path):
+    """Checks that file `path` can be written (its directory exists or is created)."""
+    parent = os.path.dirname(os.path.abspath(os.fspath(path)))
+    ensure_writable_dir(parent)
+    if os.path.isdir(path):
+        raise ValueError(f"{os.fspath(path)!r} is a directory; give a file name")
+    return path
+
+
+def load_model_file(path):
+    """Loads a `.keras` file, raising `ValueError` for a missing or unreadable one."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"no such file: {path!r}")
+    if os.path.isdir(path) or not path.endswith(".keras"):
+        raise ValueError(f"{path!r} is not a .keras model file")
+    try:
+        return keras.saving.load_model(path)
+    except Exception as e:  # noqa: BLE001 - Keras raises many types; report one line
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"cannot load model {path!r}: {message}") from e
+
+
+def atomic_write_text(path, text):
+    """Writes `text` to `path` through a temporary file and a rename."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def atomic_save_model(model, path):
+    """Saves `model` to the `.keras` file `path` through a temporary file and a rename."""
+    tmp = path[: -len(".keras")] + ".tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def write_history_csv(path, history):
+    """Writes a list of per-epoch dicts as CSV (columns: every key seen, in order)."""
+    keys = []
+    for row in history:
+        keys.extend(k for k in row if k not in keys)
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(tmp, path)
+
+
+def read_state_near(model_path):
+    """The ``state.json`` beside a model file ({} when there is none or it is unreadable)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), STATE_FILE)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+class RunDirectory:
+    """The files of one training run in directory `path` (created if needed).
+
+    Args:
+        path: the run's directory; it must be writable.
+    """
+
+    def __init__(self, path):
+        self.path = ensure_writable_dir(path)
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    @property
+    def checkpoint(self):
+        return self.file(CHECKPOINT_FILE)
+
+    @property
+    def model(self):
+        return self.file(MODEL_FILE)
+
+    def load_state(self):
+        """The saved state dict, or None for a directory without a finished epoch."""
+        state_path = self.file(STATE_FILE)
+        if not (os.path.exists(state_path) and os.path.exists(self.checkpoint)):
+            return None
+        with open(state_path) as f:
+            return json.load(f)
+
+    def resume_state(self, resume, **expected):
+        """The state to continue from, checked against what this run is.
+
+        Args:
+            resume: whether the caller asked to continue an existing run.
+            **expected: entries the saved state must have (model, dataset, ...).
+
+        Returns:
+            The saved state, or None to start a new run.
+
+        Raises:
+            ValueError: the directory holds a run and `resume` is False, or the
+                saved run differs from `expected`.
+        """
+        state = self.load_state()
+        if state is None:
+            return None
+        if not resume:
+            raise ValueError(f"{self.path!r} already holds a training run; resume it "
+                             "(resume=True) or write to another directory")
+        for key, value in expected.items():
+            if state.get(key) != value:
+                raise ValueError(f"cannot resume: the run in {self.path!r} has {key} "
+                                 f"{state.get(key)!r}, not {value!r}")
+        return state
+
+    def record_epoch(self, model, state, row, title):
+        """Saves the checkpoint, the state with `row` appended, the CSV and the curve."""
+        atomic_save_model(model, self.checkpoint)
+        epoch = row["epoch"]
+        state["epochs_done"] = epoch
+        state["history"] = [r for r in state["history"] if r["epoch"] < epoch] + [row]
+        atomic_write_text(self.file(STATE_FILE), json.dumps(state, indent=1))
+        write_history_csv(self.file(HISTORY_FILE), state["history"])
+        self.draw_curve(state, title)
+
+    def draw_curve(self, state, title):
+        """Draws the history into ``training_curve.png``; False without matplotlib."""
+        return plots.plot_history(state["history"], self.file(CURVE_FILE), title,
+                                  metrics=state.get("metrics", ("loss", "accuracy")))
+
+    def finish(self, model):
+        """Saves the final ``model.keras``; returns its path."""
+        atomic_save_model(model, self.model)
+        return self.model
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """After every epoch: checkpoint (model + optimizer), state, CSV history, curve.
+
+    Args:
+        run: a `RunDirectory`.
+        state: the run's state dict (updated in place).
+        title: title of the training-curve picture.
+    """
+
+    def __init__(self, run, state, title):
+        super().__init__()
+        self.run = run
+        self.state = state
+        self.title = title
+        self._start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1}
+        for key, value in (logs or {}).items():
+            row[key] = float(value)
+        row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        row["seconds"] = round(time.time() - (self._start or time.time()), 2)
+        self.run.record_epoch(self.model, self.state, row, self.title)

@@ -1,4 +1,8 @@
-"""Shared test helpers (a `run_layer_test` in the spirit of keras-hub's TestCase)."""
+"""Shared test helpers: a `run_layer_test` in the spirit of keras-hub's TestCase, random
+BatchNorm statistics, small models and inputs used by several test modules.
+
+Test modules import from here (and from reference.py), never from each other.
+"""
 
 import os
 
@@ -70,4 +74,74 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, tmp_path, expected_outpu
     model.fit(x, rng.randn(*y.shape).astype("float32"), epochs=1, batch_size=2, verbose=0)
     for w, old in zip(model.trainable_weights, before):
         assert not np.allclose(to_numpy(w), old), f"training did not change {w.path}"
+    return model
+
+
+# --------------------------------------------------------------------------- models and data
+
+
+def images(n, size, seed=0, scale=1.0, channels=3):
+    """`n` random channels-last images, uniform in [-scale, scale]."""
+    shape = (n, size, size, channels)
+    return (np.random.RandomState(seed).uniform(-1, 1, shape) * scale).astype("float32")
+
+
+def keras_outputs(model, x):
+    """Inference-mode outputs. On JAX, `predict` compiles the whole model once per batch
+    shape, much faster than JAX's op-by-op eager compilation of a first call."""
+    if BACKEND == "jax":
+        return model.predict(x, batch_size=len(x), verbose=0)
+    return to_numpy(model(x, training=False))
+
+
+def calibrate_batchnorm(model, x):
+    """Moving statistics := the statistics of `x`'s real activations.
+
+    AWConv2D's attention BatchNorms are reset to the default statistics afterwards:
+    random images have near-identical pooled descriptors, so calibrated attention
+    statistics would have a variance of ~0 and the maximal gain 1/sqrt(epsilon), making
+    the untrained network amplify float32 rounding ~100x more than a trained one would.
+    """
+    batchnorms = [l for l in model._flatten_layers()
+                  if isinstance(l, keras.layers.BatchNormalization)]
+    for layer in batchnorms:
+        layer.momentum = 0.0
+    model(x, training=True)
+    for layer in batchnorms:
+        layer.momentum = 0.99
+        if layer.name.startswith("attention_bn"):
+            layer.moving_mean.assign(np.zeros(layer.moving_mean.shape, "float32"))
+            layer.moving_variance.assign(np.ones(layer.moving_variance.shape, "float32"))
+
+
+def small_aw_model(seed=0, size=16):
+    """A small functional model with every keras_aw layer kind and both contraction paths.
+
+    AWConv2D 3x3 (stride 1, "kernel" path), non-square strided with
+    reduction_c1, 1x1 (MobileNet-style pointwise), and a 3x3 without residual
+    on a 4x4 map with more channels than positions ("taps" path); SE and CBAM;
+    plain Conv2D, DepthwiseConv2D, BatchNormalization. BatchNorm statistics
+    (the attention branches' included) are randomized so inference mode is
+    really exercised and attention differs clearly between samples.
+    """
+    import keras_aw
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((size, size, 3), name="image")
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(inputs)
+    x = keras_aw.AWConv2D(16, 3, padding="same", attention_reduction=4)(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    x = keras_aw.SqueezeExcite(reduction=4)(x)
+    x = keras_aw.layers.CBAM(mode="full", reduction=4)(x)
+    x = keras_aw.AWConv2D(32, (2, 3), strides=2, padding="same", reduction_c1=2,
+                          attention_reduction=4)(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = keras_aw.AWConv2D(32, 1, attention_reduction=4, activation="relu")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras_aw.AWConv2D(16, 3, padding="same", residual=False, attention_reduction=4)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(10, name="logits")(x)
+    model = keras.Model(inputs, outputs, name="small_aw")
+    randomize_batchnorm(model, seed)
     return model

@@ -5,21 +5,10 @@ import numpy as np
 import pytest
 
 import keras_aw
-from helpers import BACKEND, randomize_batchnorm, rel_err, to_numpy
+from helpers import (calibrate_batchnorm, images, keras_outputs, randomize_batchnorm, rel_err,
+                     to_numpy)
 from keras_aw import AWConv2D, convert_to_aw
 from keras_aw.convert import DEFAULT_IDENTITY_ATTENTION
-from test_export import calibrate_batchnorm
-
-
-def outputs(model, x):
-    if BACKEND == "jax":  # one whole-model compilation instead of JAX's op-by-op one
-        return model.predict(x, batch_size=len(x), verbose=0)
-    return to_numpy(model(x, training=False))
-
-
-def images(n, size, seed=0, scale=1.0, channels=3):
-    shape = (n, size, size, channels)
-    return (np.random.RandomState(seed).uniform(-1, 1, shape) * scale).astype("float32")
 
 
 def aw_layers(model):
@@ -72,7 +61,7 @@ def resnet50():
 def test_resnet50_warm_start_matches_source(resnet50):
     before = [w.numpy().copy() for w in resnet50.weights]
     x = images(2, 64, seed=1, scale=127.0)
-    expected = outputs(resnet50, x)
+    expected = keras_outputs(resnet50, x)
     aw = convert_to_aw(resnet50)
 
     converted = aw_layers(aw)
@@ -93,7 +82,7 @@ def test_resnet50_warm_start_matches_source(resnet50):
                 assert old.name == new.name
                 np.testing.assert_array_equal(new.numpy(), old.numpy())
 
-    error = rel_err(outputs(aw, x), expected)
+    error = rel_err(keras_outputs(aw, x), expected)
     assert error < 1e-3, f"warm start deviates by {error:.2e}"
     # the source model is left untouched
     assert not aw_layers(resnet50)
@@ -107,7 +96,7 @@ def test_resnet50_identity_false_is_paper_init(resnet50):
     np.testing.assert_array_equal(layer.attention_bn2.gamma.numpy(), 1.0)
     np.testing.assert_array_equal(layer.attention_bn2.beta.numpy(), 0.0)
     x = images(2, 64, seed=1, scale=127.0)
-    assert rel_err(outputs(aw, x), outputs(resnet50, x)) > 1e-2
+    assert rel_err(keras_outputs(aw, x), keras_outputs(resnet50, x)) > 1e-2
 
 
 # ----------------------------------------------------------------------- selection and init
@@ -127,7 +116,7 @@ def test_default_selection_and_identity_scale():
     np.testing.assert_allclose(a, DEFAULT_IDENTITY_ATTENTION, rtol=1e-3)
     for layer in aw_layers(aw):
         np.testing.assert_array_equal(layer.attention_bn2.gamma.numpy(), 0.0)
-    assert rel_err(outputs(aw, x), outputs(base, x)) < 1e-4
+    assert rel_err(keras_outputs(aw, x), keras_outputs(base, x)) < 1e-4
 
 
 def test_identity_start_is_exact_scale():
@@ -136,12 +125,12 @@ def test_identity_start_is_exact_scale():
     inputs = keras.Input((9, 9, 3))
     base = keras.Model(inputs, keras.layers.Conv2D(6, 3, padding="same", use_bias=False)(inputs))
     x = images(4, 9, seed=4)
-    expected = outputs(base, x)
+    expected = keras_outputs(base, x)
     for a0 in (1e-3, 0.1):
-        got = outputs(convert_to_aw(base, identity_start=a0), x)
+        got = keras_outputs(convert_to_aw(base, identity_start=a0), x)
         np.testing.assert_allclose(got, (1.0 + a0) * expected, rtol=1e-5, atol=1e-6)
     # without residual, A starts at 1 - a0: AK = (1 - a0) K
-    got = outputs(convert_to_aw(base, identity_start=1e-3, residual=False), x)
+    got = keras_outputs(convert_to_aw(base, identity_start=1e-3, residual=False), x)
     np.testing.assert_allclose(got, (1.0 - 1e-3) * expected, rtol=1e-5, atol=1e-6)
 
 
@@ -155,7 +144,7 @@ def test_custom_select_and_awconv_kwargs():
     assert layer.attention_conv1.filters == 8 // 4
     assert layer.attention_conv2.filters == 16 // 2
     x = images(2, 12, seed=5, channels=4)
-    assert rel_err(outputs(aw, x), outputs(base, x)) < 1e-4
+    assert rel_err(keras_outputs(aw, x), keras_outputs(base, x)) < 1e-4
 
 
 def test_sequential_with_nested_models():
@@ -182,11 +171,11 @@ def test_sequential_with_nested_models():
     ])
     randomize_batchnorm(model)
     x = images(3, 10, seed=6)
-    expected = outputs(model, x)
+    expected = keras_outputs(model, x)
     aw = convert_to_aw(model)
     assert isinstance(aw, keras.Sequential)
     assert sorted(l.name for l in aw_layers(aw)) == ["inner_func_conv", "inner_seq_conv", "outer_conv"]
-    assert rel_err(outputs(aw, x), expected) < 1e-4
+    assert rel_err(keras_outputs(aw, x), expected) < 1e-4
     # custom layers (here SE) are copied with their weights, not shared with the source
     se_old, se_new = model.get_layer("se"), aw.get_layer("se")
     assert se_new is not se_old
@@ -227,6 +216,7 @@ class Subclassed(keras.Model):
         return self.conv(x)
 
 
+@pytest.mark.backend_independent
 def test_errors():
     base = small_cnn()
     with pytest.raises(TypeError, match="keras.Model"):

@@ -20,55 +20,13 @@ import numpy as np
 import pytest
 
 import keras_aw
-from helpers import BACKEND, randomize_batchnorm, rel_err, to_numpy
+from helpers import (BACKEND, calibrate_batchnorm, images, keras_outputs, rel_err,
+                     small_aw_model, to_numpy)
 
 SIZE = 16
 PARITY = 1e-5  # max |diff| / max |expected| for float32 artifacts
 
 tf_only = pytest.mark.skipif(BACKEND != "tensorflow", reason="TFLite conversion needs the TensorFlow backend")
-
-
-def small_aw_model(seed=0, size=SIZE):
-    """A small functional model with every keras_aw layer kind and both contraction paths.
-
-    AWConv2D 3x3 (stride 1, "kernel" path), non-square strided with
-    reduction_c1, 1x1 (MobileNet-style pointwise), and a 3x3 without residual
-    on a 4x4 map with more channels than positions ("taps" path); SE and CBAM;
-    plain Conv2D, DepthwiseConv2D, BatchNormalization. BatchNorm statistics
-    (the attention branches' included) are randomized so inference mode is
-    really exercised and attention differs clearly between samples.
-    """
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((size, size, 3), name="image")
-    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(inputs)
-    x = keras_aw.AWConv2D(16, 3, padding="same", attention_reduction=4)(x)
-    x = keras.layers.BatchNormalization()(x)
-    x = keras.layers.ReLU()(x)
-    x = keras_aw.SqueezeExcite(reduction=4)(x)
-    x = keras_aw.layers.CBAM(mode="full", reduction=4)(x)
-    x = keras_aw.AWConv2D(32, (2, 3), strides=2, padding="same", reduction_c1=2,
-                          attention_reduction=4)(x)
-    x = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
-    x = keras_aw.AWConv2D(32, 1, attention_reduction=4, activation="relu")(x)
-    x = keras.layers.MaxPooling2D()(x)
-    x = keras_aw.AWConv2D(16, 3, padding="same", residual=False, attention_reduction=4)(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(10, name="logits")(x)
-    model = keras.Model(inputs, outputs, name="small_aw")
-    randomize_batchnorm(model, seed)
-    return model
-
-
-def images(n, seed, size=SIZE):
-    return np.random.RandomState(seed).uniform(-1, 1, (n, size, size, 3)).astype("float32")
-
-
-def keras_outputs(model, x):
-    """Inference-mode outputs. On JAX, `predict` compiles the whole model once per batch
-    shape, much faster than JAX's op-by-op eager compilation of a first call."""
-    if BACKEND == "jax":
-        return model.predict(x, batch_size=len(x), verbose=0)
-    return to_numpy(model(x, training=False))
 
 
 def assert_attention_is_per_sample(model, x):
@@ -104,7 +62,7 @@ def test_saved_model_serves_any_batch(small_model, saved_model_dir):
     (input_spec,) = spec.values()
     assert input_spec.shape.as_list() == [None, SIZE, SIZE, 3]
     for batch, seed in ((1, 1), (5, 2)):
-        x = images(batch, seed)
+        x = images(batch, SIZE, seed)
         served = reloaded.serve(tf.constant(x)).numpy()
         assert served.shape == (batch, 10)
         assert rel_err(served, keras_outputs(small_model, x)) < PARITY
@@ -175,11 +133,11 @@ def check_tflite_parity(content, model, tolerance=PARITY, seeds=(11, 12, 13), si
     worst = 0.0
     first = None
     for seed in seeds:
-        x = images(1, seed, size)
+        x = images(1, size, seed)
         got = tflite_run(interpreter, x)
         first = got if first is None else first
         worst = max(worst, rel_err(got, keras_outputs(model, x)))
-    x = np.concatenate([images(1, seeds[0], size), images(3, 99, size)])
+    x = np.concatenate([images(1, size, seeds[0]), images(3, size, 99)])
     got = tflite_run(interpreter, x)
     worst = max(worst, rel_err(got, keras_outputs(model, x)))
     # The batch's first sample is the first single input: same answer, nothing cached.
@@ -204,7 +162,7 @@ def convert_saved_model(path, quantization=None):
 def test_tflite_converter_builtin_ops_only(small_model, saved_model_dir):
     content = convert_saved_model(saved_model_dir)
     assert_builtin_only(content)
-    assert_attention_is_per_sample(small_model, images(4, 0))
+    assert_attention_is_per_sample(small_model, images(4, SIZE, 0))
     check_tflite_parity(content, small_model)
 
 
@@ -222,7 +180,7 @@ def test_tflite_static_batch_of_one(small_model, tmp_path):
     interpreter = tflite_interpreter(content)
     interpreter.allocate_tensors()
     for seed in (31, 32, 33):
-        x = images(1, seed)
+        x = images(1, SIZE, seed)
         assert rel_err(tflite_run(interpreter, x), keras_outputs(small_model, x)) < PARITY
 
 
@@ -255,37 +213,18 @@ APPLICATIONS = {
 APPLICATION_PARITY = 1e-3
 
 
-def calibrate_batchnorm(model, x):
-    """Moving statistics := the statistics of `x`'s real activations.
-
-    AWConv2D's attention BatchNorms are reset to the default statistics afterwards:
-    random images have near-identical pooled descriptors, so calibrated attention
-    statistics would have a variance of ~0 and the maximal gain 1/sqrt(epsilon), making
-    the untrained network amplify float32 rounding ~100x more than a trained one would.
-    """
-    batchnorms = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
-    for layer in batchnorms:
-        layer.momentum = 0.0
-    model(x, training=True)
-    for layer in batchnorms:
-        layer.momentum = 0.99
-        if layer.name.startswith("attention_bn"):
-            layer.moving_mean.assign(np.zeros(layer.moving_mean.shape, "float32"))
-            layer.moving_variance.assign(np.ones(layer.moving_variance.shape, "float32"))
-
-
 def application(name, seed=0):
     from keras_aw import applications
 
     keras.utils.set_random_seed(seed)
     model = getattr(applications, name)(classes=10, classifier_activation=None,
                                         **APPLICATIONS[name])
-    calibrate_batchnorm(model, images(16, seed + 50, 32))
+    calibrate_batchnorm(model, images(16, 32, seed + 50))
     return model
 
 
 def check_application(content, model):
-    x = images(4, 3, 32)
+    x = images(4, 32, 3)
     expected = keras_outputs(model, x)
     # outputs depend on the input far beyond the tolerance: a runtime mixing up the
     # samples' attention (or ignoring the input) would fail
@@ -327,7 +266,7 @@ def test_onnx_dynamic_batch(small_model, tmp_path):
     import onnxruntime as ort
 
     path = str(tmp_path / "m.onnx")
-    keras_outputs(small_model, images(2, 20))  # torch's exporter needs a model called once
+    keras_outputs(small_model, images(2, SIZE, 20))  # torch's exporter needs a model called once
     small_model.export(path, format="onnx", verbose=False)
     graph_input = onnx.load(path).graph.input[0]
     dims = graph_input.type.tensor_type.shape.dim
@@ -336,7 +275,7 @@ def test_onnx_dynamic_batch(small_model, tmp_path):
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     for batch, seed in ((1, 21), (6, 22), (3, 23)):
-        x = images(batch, seed)
+        x = images(batch, SIZE, seed)
         (got,) = session.run(None, {name: x})
         assert got.shape == (batch, 10)
         assert rel_err(got, keras_outputs(small_model, x)) < PARITY

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import keras_aw
-from helpers import BACKEND, randomize_batchnorm, rel_err
-from test_export import images, keras_outputs, small_aw_model
+from helpers import (BACKEND, images, keras_outputs, randomize_batchnorm, rel_err,
+                     small_aw_model)
 
 OTHER_BACKENDS = [b for b in ("tensorflow", "jax", "torch") if b != BACKEND]
 
@@ -85,7 +85,7 @@ def saved(tmp_path_factory):
         assert n_aw[-1] > 0
         path = str(folder / f"{name}.keras")
         model.save(path)
-        x = images(3, 100 + i, size)
+        x = images(3, size, 100 + i)
         paths.append(path)
         inputs[f"x{i}"] = x
         expected.append(keras_outputs(model, x))

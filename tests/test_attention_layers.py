@@ -92,6 +92,7 @@ def test_mixed_precision(cls):
     assert np.all(np.isfinite(to_numpy(keras.ops.cast(y, "float32"))))
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("make,error,message", [
     (lambda: SqueezeExcite(reduction=0), ValueError, "reduction=0"),
     (lambda: SqueezeExcite(reduction="4"), TypeError, "reduction='4'"),

@@ -1,11 +1,15 @@
-"""The embedded Shapes data set: format, determinism, variety, not trivially separable."""
+"""The embedded Shapes data set: format, determinism, variety, not trivially separable.
 
-import time
+Pure NumPy: nothing here depends on the Keras backend, so it runs under one backend only.
+(Generation speed is measured in benchmarks/, not asserted here.)
+"""
 
 import numpy as np
 import pytest
 
 from keras_aw.datasets import shapes
+
+pytestmark = pytest.mark.backend_independent
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +65,16 @@ def test_varied_colour_size_position(data):
     # their centroid and area per image.
     median = np.median(x.reshape(len(x), -1, 3), axis=1)[:, None, None, :]
     mask = np.abs(x - median).sum(-1) > 150
+    assert mask.any(axis=(1, 2)).all()  # a shape is found in every image
     area = mask.mean(axis=(1, 2))
-    rows, cols = np.nonzero(mask.any(axis=2)), np.nonzero(mask.any(axis=1))
     assert area.std() > 0.03  # size varies
+    # ... in both directions: the rows and columns the shape spans vary per image.
+    rows, cols = mask.any(axis=2).sum(axis=1), mask.any(axis=1).sum(axis=1)
+    assert rows.std() > 2.0 and cols.std() > 2.0
     centroids = np.array([np.argwhere(m).mean(0) for m in mask if m.any()])
     assert centroids.std(axis=0).min() > 2.0  # position varies (pixels)
     colours = np.array([x[i][mask[i]].mean(0) for i in range(len(x)) if mask[i].any()])
     assert colours.std(axis=0).min() > 30  # colour varies
-    assert rows and cols
 
 
 def test_not_trivially_separable(data):
@@ -83,10 +89,3 @@ def test_not_trivially_separable(data):
     pred = np.argmin(((colour_t[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
     assert np.mean(pred == yt) < 0.25
 
-
-def test_generation_is_fast():
-    start = time.perf_counter()
-    (x, _), _ = shapes.load_data(num_train=2000, num_test=0)
-    elapsed = time.perf_counter() - start
-    assert x.shape[0] == 2000
-    assert elapsed < 10.0, f"2000 images took {elapsed:.1f} s"

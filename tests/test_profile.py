@@ -2,7 +2,8 @@
 
 (The Table 1 checks on the real networks are in test_applications.py.) Weights do not
 matter here, so layers are initialized with zeros: JAX compiles a random initializer
-per weight shape, which would dominate the run time.
+per weight shape, which would dominate the run time. Counts come from shapes and layer
+types only, so the module runs under one backend (marker `backend_independent`).
 """
 
 import keras
@@ -12,6 +13,8 @@ from keras import layers
 import keras_aw
 from keras_aw.layers import CBAM, AWConv2D, SqueezeExcite
 from keras_aw.utils import Profile, layer_macs, profile
+
+pytestmark = pytest.mark.backend_independent
 
 Z = dict(kernel_initializer="zeros")
 

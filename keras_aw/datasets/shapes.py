@@ -121,18 +121,10 @@ def _luminance(rgb):
     return rgb @ np.array([0.299, 0.587, 0.114])
 
 
-def _generate(rng, n, size):
-    """Generates `n` images of `size` x `size`; returns (uint8 images, uint8 labels)."""
-    labels = rng.integers(0, NUM_CLASSES, n)
+def _background(rng, n, size, base):
+    """(n, size, size, 3) float32 backgrounds: a smooth colour field around brightness
+    `base` (n,) plus random coloured strokes."""
     s = float(size)
-
-    # Background: a smooth colour field whose brightness is kept away from the
-    # shape's, so the shape stays visible, plus random coloured strokes.
-    colour = _random_colours(rng, n)
-    lum = _luminance(colour)
-    dark = rng.uniform(0.05, 0.35, n)
-    light = rng.uniform(0.7, 0.95, n)
-    base = np.where(lum > 0.5, dark, light)
     grid = 4
     field = base[:, None, None, None] + rng.uniform(-0.12, 0.12, (n, grid, grid, 3))
     interp = _interp_matrix(size, grid)
@@ -166,6 +158,23 @@ def _generate(rng, n, size):
         dist = np.hypot(px - lam * d[:, 0, None, None], py - lam * d[:, 1, None, None])
         alpha = np.clip(width[:, k, None, None] + 0.5 - dist, 0, 1) * present[:, k, None, None]
         bg = bg * (1 - alpha[..., None]) + stroke_colour[:, k, None, None, :] * alpha[..., None]
+
+    return bg
+
+
+def _generate(rng, n, size):
+    """Generates `n` images of `size` x `size`; returns (uint8 images, uint8 labels)."""
+    labels = rng.integers(0, NUM_CLASSES, n)
+    s = float(size)
+
+    # Background: a smooth colour field whose brightness is kept away from the
+    # shape's, so the shape stays visible, plus random coloured strokes.
+    colour = _random_colours(rng, n)
+    lum = _luminance(colour)
+    dark = rng.uniform(0.05, 0.35, n)
+    light = rng.uniform(0.7, 0.95, n)
+    base = np.where(lum > 0.5, dark, light)
+    bg = _background(rng, n, size, base)
 
     # The shape, drawn on a supersampled grid and averaged down (anti-aliasing).
     radius = rng.uniform(0.27, 0.4, n) * s
@@ -247,3 +256,177 @@ def load_data(num_train=10000, num_test=2000, image_size=32, seed=0):
     train = generate(num_train, image_size, seed=[int(seed), 0])
     test = generate(num_test, image_size, seed=[int(seed), 1])
     return train, test
+
+
+# --------------------------------------------------------------------------- detection
+
+#: Box format of `load_detection_data` unless asked otherwise: absolute pixels,
+#: (y_min, x_min, y_max, x_max), keras-hub's RetinaNet default.
+DETECTION_BOX_FORMAT = "yxyx"
+
+
+def _draw_objects(rng, img, num, min_size, max_size, max_iou):
+    """Draws up to `num` shapes on one float image in place; returns (boxes yxyx, labels)."""
+    size = img.shape[0]
+    ss = _SUPERSAMPLE
+    base = float(_luminance(img.reshape(-1, 3).mean(0)))
+    boxes, labels = [], []
+    for _ in range(num):
+        for _attempt in range(20):
+            radius = rng.uniform(min_size, max_size) / 2.0
+            cy, cx = rng.uniform(0.8 * radius, size - 0.8 * radius, 2)
+            label = int(rng.integers(0, NUM_CLASSES))
+            theta = rng.uniform(0, 2 * np.pi)
+            colour = _random_colours(rng, 1)[0]
+            if abs(_luminance(colour) - base) < 0.3:
+                colour = 1.0 - colour
+            # the shape's supersampled mask inside its bounding square
+            y0 = max(int(np.floor(cy - 1.7 * radius)), 0)
+            y1 = min(int(np.ceil(cy + 1.7 * radius)), size)
+            x0 = max(int(np.floor(cx - 1.7 * radius)), 0)
+            x1 = min(int(np.ceil(cx + 1.7 * radius)), size)
+            sy = (np.arange(y0 * ss, y1 * ss) + 0.5) / ss
+            sx = (np.arange(x0 * ss, x1 * ss) + 0.5) / ss
+            syy, sxx = np.meshgrid(sy, sx, indexing="ij")
+            dx, dy = (sxx - cx) / radius, (syy - cy) / radius
+            u = np.cos(theta) * dx + np.sin(theta) * dy
+            v = -np.sin(theta) * dx + np.cos(theta) * dy
+            mask = _shape_mask(label, u, v)
+            alpha = mask.reshape(y1 - y0, ss, x1 - x0, ss).mean(axis=(1, 3))
+            rows, cols = np.nonzero(alpha > 0)
+            if rows.size == 0:
+                continue
+            box = np.array([y0 + rows.min(), x0 + cols.min(), y0 + rows.max() + 1,
+                            x0 + cols.max() + 1], np.float32)
+            if boxes and _max_iou(box, np.array(boxes)) > max_iou:
+                continue
+            shade = 1.0 + 0.15 * u.reshape(y1 - y0, ss, x1 - x0, ss).mean(axis=(1, 3))
+            a = alpha[..., None]
+            img[y0:y1, x0:x1] = img[y0:y1, x0:x1] * (1 - a) + np.clip(
+                colour * shade[..., None], 0, 1) * a
+            boxes.append(box)
+            labels.append(label)
+            break
+    return boxes, labels
+
+
+def _max_iou(box, boxes):
+    y0 = np.maximum(box[0], boxes[:, 0])
+    x0 = np.maximum(box[1], boxes[:, 1])
+    y1 = np.minimum(box[2], boxes[:, 2])
+    x1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(y1 - y0, 0, None) * np.clip(x1 - x0, 0, None)
+    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+    return float(np.max(inter / (area(box) + area(boxes) - inter)))
+
+
+def generate_detection(num, image_size=96, max_objects=4, min_size=16, max_size=48,
+                       max_overlap=0.4, seed=0):
+    """`num` detection images from one random stream; see `load_detection_data`.
+
+    Returns:
+        (images, {"boxes": (num, max_objects, 4) float32 yxyx pixels, "labels":
+        (num, max_objects) int32}), padded with -1.
+    """
+    num = int(num)
+    if num < 0:
+        raise ValueError(f"`num` must be >= 0; received num={num}")
+    check_positive_int("image_size", image_size)
+    check_positive_int("max_objects", max_objects)
+    if image_size < 16:
+        raise ValueError(f"`image_size` must be at least 16; received image_size={image_size}")
+    if not 4 <= min_size <= max_size <= image_size:
+        raise ValueError(
+            "need 4 <= min_size <= max_size <= image_size; received "
+            f"min_size={min_size}, max_size={max_size}, image_size={image_size}"
+        )
+    rng = np.random.default_rng(seed)
+    images = np.zeros((num, image_size, image_size, 3), np.uint8)
+    boxes = np.full((num, max_objects, 4), -1.0, np.float32)
+    labels = np.full((num, max_objects), -1, np.int32)
+    for start in range(0, num, _CHUNK):
+        n = min(_CHUNK, num - start)
+        base = np.where(rng.uniform(0, 1, n) < 0.5, rng.uniform(0.05, 0.3, n),
+                        rng.uniform(0.7, 0.95, n))
+        bg = _background(rng, n, image_size, base)
+        counts = rng.integers(1, max_objects + 1, n)
+        for i in range(n):
+            b, c = _draw_objects(rng, bg[i], counts[i], min_size, max_size, max_overlap)
+            boxes[start + i, :len(b)] = b
+            labels[start + i, :len(c)] = c
+        sigma = rng.uniform(0.02, 0.05, n)[:, None, None, None].astype(np.float32)
+        noisy = bg + sigma * rng.standard_normal(bg.shape, np.float32)
+        images[start:start + n] = np.clip(np.rint(noisy * 255.0), 0, 255).astype(np.uint8)
+    return images, {"boxes": boxes, "labels": labels}
+
+
+def load_detection_data(num_train=2000, num_test=500, image_size=96, max_objects=4,
+                        min_size=16, max_size=48, max_overlap=0.4, seed=0,
+                        bounding_box_format=DETECTION_BOX_FORMAT):
+    """Loads Shapes-Detect: several Shapes objects per image, with boxes and class ids.
+
+    Each image holds 1 .. `max_objects` shapes of the ten `CLASS_NAMES`
+    (random class, colour, rotation and size between `min_size` and
+    `max_size` pixels) on the cluttered background of `load_data`. Objects may
+    overlap (a later shape covers an earlier one) as long as two boxes' IoU is
+    at most `max_overlap`. A box is the tight extent of its whole shape (the
+    covered part included), in pixels.
+
+    The set is deterministic per `seed`; the test split has its own random
+    stream, so it does not change with `num_train`. Nothing is downloaded.
+
+    Args:
+        num_train: number of training images.
+        num_test: number of test images.
+        image_size: height and width of the square RGB images (>= 16).
+        max_objects: most objects per image (and the padded length of the targets).
+        min_size, max_size: range of the shapes' nominal diameter, pixels.
+        max_overlap: largest IoU allowed between two boxes of an image.
+        seed: non-negative int.
+        bounding_box_format: a `keras.utils.bounding_boxes` format of the
+            returned boxes ("yxyx" default: absolute (y_min, x_min, y_max,
+            x_max); also "xyxy", "xywh", "center_yxhw", "rel_yxyx", ...).
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)``: uint8 images (num, H, W, 3)
+        and keras-hub's target dict ``{"boxes": float32 (num, max_objects, 4),
+        "labels": int32 (num, max_objects)}``, padded with -1 (box rows of -1,
+        label -1) after the real objects.
+
+    Example:
+
+    >>> from keras_aw.datasets import shapes
+    >>> (x, y), _ = shapes.load_detection_data(num_train=4, num_test=2, image_size=64)
+    >>> x.shape, y["boxes"].shape, y["labels"].shape
+    ((4, 64, 64, 3), (4, 4, 4), (4, 4))
+    >>> bool((y["labels"] >= -1).all() and (y["labels"] < shapes.NUM_CLASSES).all())
+    True
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"`seed` must be a non-negative int; received seed={seed!r}")
+    formats = ("xyxy", "yxyx", "xywh", "center_xywh", "center_yxhw", "rel_xyxy", "rel_yxyx",
+               "rel_xywh", "rel_center_xywh", "rel_center_yxhw")
+    if bounding_box_format not in formats:
+        raise ValueError(
+            f"`bounding_box_format` must be one of {formats}; received "
+            f"bounding_box_format={bounding_box_format!r}"
+        )
+    kwargs = dict(image_size=image_size, max_objects=max_objects, min_size=min_size,
+                  max_size=max_size, max_overlap=max_overlap)
+    splits = []
+    for stream, num in ((0, num_train), (1, num_test)):
+        x, y = generate_detection(num, seed=[int(seed), 2, stream], **kwargs)
+        if bounding_box_format != DETECTION_BOX_FORMAT:
+            y["boxes"] = convert_boxes(y["boxes"], y["labels"], DETECTION_BOX_FORMAT,
+                                       bounding_box_format, image_size, image_size)
+        splits.append((x, y))
+    return tuple(splits)
+
+
+def convert_boxes(boxes, labels, source, target, height, width):
+    """Converts padded boxes with `keras.utils.bounding_boxes.convert_format`, keeping -1 rows."""
+    import keras
+
+    out = keras.ops.convert_to_numpy(keras.utils.bounding_boxes.convert_format(
+        np.asarray(boxes, np.float32), source=source, target=target, height=height, width=width))
+    return np.where((np.asarray(labels) < 0)[..., None], -1.0, out).astype(np.float32)

@@ -1,1 +1,49 @@
-"""Object detection with AW-FPN (filled in by the detection work)."""
+"""Object detection with AW-FPN (the paper's Table 2) on keras-hub's RetinaNet.
+
+- `FeaturePyramid`: the FPN layer with the paper's variants (AW lateral and
+  output convolutions, SE / CBAM right before them). Plain Keras.
+- `ResNetEncoder`, `MobileNetEncoder`, `FPNBackbone`: keras_aw networks as
+  keras-hub image encoders, and encoder + pyramid as a RetinaNet backbone
+  (need keras-hub).
+- `FPNRetinaNet` and the registered variants (`FPNResNet101`,
+  `AWFPNResNet101`, ..., `AWCBAMFPNResNetSmall`): RetinaNet detectors.
+- `coco`: COCO AP / AP50 / AP75 with pycocotools; `evaluate_detector`.
+
+keras-hub and pycocotools are the optional extra: ``pip install keras-aw[detection]``.
+Without them, ``import keras_aw.detection`` still works; the names that need
+them raise an ImportError saying how to install them.
+"""
+
+import importlib.util
+
+from keras_aw.detection import detectors
+from keras_aw.detection.detectors import *  # noqa: F401,F403  (registers the builders)
+from keras_aw.detection.detectors import FPNRetinaNet, build_encoder
+from keras_aw.detection.fpn import FeaturePyramid
+
+_HUB_NAMES = ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone", "resnet_pyramid_outputs",
+              "mobilenet_pyramid_outputs")
+_COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections", "draw_detections")
+
+if importlib.util.find_spec("keras_hub") is not None:
+    # Registers the encoder/backbone classes for deserialization of saved detectors.
+    from keras_aw.detection.backbone import (  # noqa: F401
+        FPNBackbone, MobileNetEncoder, ResNetEncoder, mobilenet_pyramid_outputs,
+        resnet_pyramid_outputs,
+    )
+
+
+def __getattr__(name):
+    if name in _HUB_NAMES:
+        from keras_aw.detection import backbone
+
+        return getattr(backbone, name)
+    if name in _COCO_NAMES:
+        from keras_aw.detection import evaluation
+
+        return getattr(evaluation, name)
+    raise AttributeError(f"module 'keras_aw.detection' has no attribute {name!r}")
+
+
+__all__ = ["FeaturePyramid", "FPNRetinaNet", "build_encoder", "detectors",
+           *_HUB_NAMES, *_COCO_NAMES, *detectors.__all__]

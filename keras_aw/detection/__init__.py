@@ -23,7 +23,8 @@ from keras_aw.detection.fpn import FeaturePyramid
 
 _HUB_NAMES = ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone", "resnet_pyramid_outputs",
               "mobilenet_pyramid_outputs")
-_COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections", "draw_detections")
+_COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections", "draw_detections",
+               "check_targets", "to_xyxy")
 
 if importlib.util.find_spec("keras_hub") is not None:
     # Registers the encoder/backbone classes for deserialization of saved detectors.

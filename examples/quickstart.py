@@ -8,9 +8,9 @@
 2. Trains `SmallCNN` (plain 3x3 convolutions) and `AWSmallCNN` (the same network
    whose two deeper 3x3 convolutions are `keras_aw.AWConv2D`) with the same
    recipe, and prints ``test accuracy: 0.xx`` for both.
-3. Exports the AW model to TFLite and checks that the TFLite interpreter gives
-   the Keras model's outputs (TensorFlow backend; on JAX and PyTorch the saved
-   `.keras` file is converted by a TensorFlow-backend subprocess).
+3. Exports the AW model to TFLite with `keras_aw.export` (from any backend) and
+   checks that the TFLite interpreter gives the Keras model's outputs on the test
+   images; with ``--output DIR`` the `.keras` and `.tflite` files are kept there.
 
 Exits with status 1 if the AW model's test accuracy is below 0.9 (full run only)
 or if the TFLite outputs differ from Keras's.
@@ -18,17 +18,16 @@ or if the TFLite outputs differ from Keras's.
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import warnings
 
 import keras
 import numpy as np
 
 import keras_aw
 from keras_aw.datasets import shapes
+from keras_aw.deploy import run_tflite
 from keras_aw.training import build_model
 
 FULL = {"num_train": 8000, "num_test": 2000, "epochs": 5, "batch_size": 64}
@@ -55,53 +54,19 @@ def train_and_test(name, data, epochs, batch_size, seed=0):
     return model, accuracy
 
 
-def tflite_outputs(tflite_path, x):
-    """Runs a .tflite model on a batch, one image at a time."""
-    import tensorflow as tf
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-        interpreter = tf.lite.Interpreter(model_path=tflite_path)
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
-    if inp["shape"][0] != 1:
-        interpreter.resize_tensor_input(inp["index"], [1] + list(inp["shape"][1:]))
-    interpreter.allocate_tensors()
-    results = []
-    for image in x:
-        interpreter.set_tensor(inp["index"], image[None].astype(inp["dtype"]))
-        interpreter.invoke()
-        results.append(interpreter.get_tensor(out["index"])[0].copy())
-    return np.stack(results)
-
-
-def export_tflite(model, workdir):
-    """Exports `model` to TFLite (builtin ops) with `keras-aw export`'s function.
-
-    TFLite conversion needs the TensorFlow backend; on JAX and PyTorch the model
-    is saved as .keras and converted by `keras-aw export` in a TensorFlow-backend
-    subprocess (the .keras format is backend-independent).
-    """
-    path = os.path.join(workdir, "aw_small_cnn.tflite")
-    if keras.backend.backend() == "tensorflow":
-        from keras_aw.cli import export_model
-
-        export_model(model, "tflite", path)
-    else:
-        keras_path = os.path.join(workdir, "aw_small_cnn.keras")
-        model.save(keras_path)
-        env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
-        subprocess.run([sys.executable, "-m", "keras_aw.cli", "export", keras_path,
-                        "--format", "tflite", "--output", path], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
-    return path
-
-
 def export_and_check(model, x_test, workdir):
-    """Exports `model` to TFLite and compares the interpreter's outputs with Keras's."""
+    """Exports `model` to TFLite with `keras_aw.export` and compares the interpreter with Keras.
+
+    `keras_aw.export` checks parity on random images (and raises if it fails);
+    here the exported file also runs on real test images. TFLite conversion
+    needs the TensorFlow backend: on JAX and PyTorch `keras_aw.export` runs it
+    in a TensorFlow-backend subprocess from a `.keras` copy of the model.
+    """
+    model.save(os.path.join(workdir, "aw_small_cnn.keras"))
+    tflite_path = os.path.join(workdir, "aw_small_cnn.tflite")
+    keras_aw.export(model, tflite_path)
     expected = keras.ops.convert_to_numpy(model.predict(x_test, verbose=0))
-    tflite_path = export_tflite(model, workdir)
-    actual = tflite_outputs(tflite_path, x_test)
+    actual = run_tflite(tflite_path, x_test)
     diff = float(np.max(np.abs(actual - expected)))
     same = int(np.sum(actual.argmax(-1) == expected.argmax(-1)))
     size_kb = os.path.getsize(tflite_path) / 1024

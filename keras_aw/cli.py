@@ -8,23 +8,20 @@ set ``KERAS_AW_DEBUG=1`` to see the traceback of an unexpected error.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
 
-from keras_aw.utils.paper import TABLE1
+import keras
+import numpy as np
+
+from keras_aw import deploy, devices, plots, registry, runs, training
+from keras_aw.datasets import shapes
+from keras_aw.utils import profile
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-
-# The paper's Table 1 by CLI row name ("AWCBAMResNet50:spatial"):
-# row -> (builder, builder kwargs, top-1 err %, GFLOPs, params M).
-PAPER_TABLE1 = {
-    builder + (f":{kwargs['cbam']}" if "cbam" in kwargs else ""):
-        (builder, kwargs, float(top1.rstrip("%")), gflops, params)
-    for _, builder, kwargs, top1, _, gflops, params in TABLE1
-}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -133,17 +130,17 @@ def build_parser():
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
-        "export", help="export a saved model (SavedModel, TFLite, ONNX)",
-        description="Exports MODEL.keras with Keras's exporter (TFLite: builtin ops only) and "
-        "checks the artifact's outputs against the Keras model's on random images. A format "
-        "the current backend cannot export (TFLite and ONNX on JAX or PyTorch, SavedModel on "
-        "PyTorch) is exported by a TensorFlow-backend subprocess from the .keras file.")
+        "export", help="export a saved model (.keras, SavedModel, TFLite, ONNX)",
+        description="Exports MODEL.keras with keras_aw.export (Keras's exporter; TFLite: builtin "
+        "ops only) and checks the artifact's outputs against the Keras model's on random "
+        "images in the target runtime; exit status 1 if they differ by more than 1e-4 "
+        "(relative). A format the current backend cannot export (TFLite and ONNX on JAX or "
+        "PyTorch, SavedModel on PyTorch) is exported by a TensorFlow-backend subprocess.")
     p.add_argument("model", metavar="MODEL.keras")
-    p.add_argument("--format", required=True, choices=("savedmodel", "tflite", "onnx"))
+    p.add_argument("--format", required=True, choices=deploy.FORMATS)
     p.add_argument("--output", required=True, help="path to write (directory for savedmodel)")
     p.add_argument("--batch-size", type=_positive_int, default=None,
-                   help="fix the batch size (default: dynamic; TFLite falls back to 1 if the "
-                   "dynamic-batch conversion does not load)")
+                   help="fix the batch size (default: dynamic)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
@@ -173,44 +170,29 @@ def build_parser():
 # --------------------------------------------------------------------------
 
 
-_FAMILIES = ("ResNet50", "ResNet101", "ResNet152", "MobileNet")
-_VARIANTS = ("", "AW", "SE", "AWSE", "CBAM", "AWCBAM")
-
-
-def _family_order(name):
-    """Sort key: network (ResNet50, 101, 152, MobileNet), then variant (plain, AW, SE, ...)."""
-    for i, family in enumerate(_FAMILIES):
-        if name.endswith(family) and name[: -len(family)] in _VARIANTS:
-            return (i, _VARIANTS.index(name[: -len(family)]), name)
-    return (len(_FAMILIES), 0, name)
-
-
 def _profile_rows(models):
-    from keras_aw.training import UserError, available_models
-
-    builders = available_models()
+    """The specs to profile: Table 1's rows then every other builder, or the named ones."""
     if models.strip().lower() == "all":
-        rows = list(PAPER_TABLE1)
+        rows = [spec for spec, _, _ in registry.paper_rows()]
         covered = {spec.split(":")[0] for spec in rows}
-        extra = [n for n in builders if n not in covered and n not in ("SmallCNN", "AWSmallCNN")]
-        return rows + sorted(extra, key=_family_order)
-    by_key = {n.lower(): n for n in builders}
-    rows = []
-    for item in [m.strip() for m in models.split(",") if m.strip()]:
-        name, _, mode = item.partition(":")
-        canonical = by_key.get(name.lower().replace("-", "").replace("_", ""))
-        if canonical is None:
-            canonical = by_key.get(name.lower())
-        if canonical is None:
-            raise UserError(f"unknown model {name!r}; choose from: {', '.join(sorted(builders))}")
-        if mode and "CBAM" not in canonical:
-            raise UserError(f"{canonical} takes no CBAM mode (got {item!r})")
-        if mode and mode not in ("full", "maxpool", "spatial"):
-            raise UserError(f"unknown CBAM mode {mode!r}; use full, maxpool or spatial")
-        rows.append(f"{canonical}:{mode}" if mode else canonical)
+        return rows + [n for n in registry.list_models(task="classification")
+                       if n not in covered and registry.model_info(n).family != "small_cnn"]
+    rows = [registry.canonical_spec(m.strip()) for m in models.split(",") if m.strip()]
     if not rows:
-        raise UserError("--models is empty")
+        raise ValueError("`models` is empty")
     return rows
+
+
+def _paper_row(spec):
+    """The Table 1 row of a spec (a CBAM builder without a form is the default, "full")."""
+    name, kwargs = registry.parse_spec(spec)
+    info = registry.model_info(name)
+    if info.takes_cbam and not kwargs:
+        kwargs = {"cbam": "full"}
+    for row in info.paper:
+        if row.table == "Table 1" and row.kwargs == kwargs:
+            return row.metrics
+    return None
 
 
 def _gflops(value):
@@ -218,12 +200,6 @@ def _gflops(value):
 
 
 def cmd_profile(args):
-    import keras
-
-    from keras_aw.training import UserError, available_models
-    from keras_aw.utils import profile
-
-    builders = available_models()
     rows = _profile_rows(args.models)
     header = (f"{'model':<26} {'params (M)':>10} {'GFLOPs':>8}   {'paper params':>12} "
               f"{'paper GFLOPs':>12} {'paper top-1 err':>15}")
@@ -232,20 +208,16 @@ def cmd_profile(args):
     print(header)
     print("-" * len(header))
     for spec in rows:
-        name, _, mode = spec.partition(":")
-        kwargs = {"cbam": mode} if mode else {}
-        if name not in ("SmallCNN", "AWSmallCNN"):
-            kwargs["weights"] = None
         try:
-            model = builders[name](input_shape=(args.input_size, args.input_size, 3),
-                                   classes=args.classes, **kwargs)
+            model = registry.create_model(spec, input_shape=(args.input_size, args.input_size, 3),
+                                          classes=args.classes)
         except (ValueError, TypeError) as e:
-            raise UserError(f"cannot build {spec} at {args.input_size}x{args.input_size}: "
-                            f"{str(e).splitlines()[0]}") from e
+            raise ValueError(f"cannot build {spec} at {args.input_size}x{args.input_size}: "
+                             f"{str(e).splitlines()[0]}") from e
         result = profile(model)
-        # A CBAM builder without a mode builds the default, "full".
-        paper = PAPER_TABLE1.get(spec if mode or "CBAM" not in name else f"{name}:full")
-        paper_cols = (f"{paper[4]:>12.2f} {_gflops(paper[3]):>12} {paper[2]:>14.2f}%" if paper
+        paper = _paper_row(spec)
+        paper_cols = (f"{paper['params_m']:>12.2f} {_gflops(paper['gflops']):>12} "
+                      f"{paper['top1_err']:>14.2f}%" if paper
                       else f"{'-':>12} {'-':>12} {'-':>15}")
         print(f"{spec:<26} {result.trainable_params / 1e6:>10.2f} {result.gflops:>8.3f}   "
               f"{paper_cols}", flush=True)
@@ -255,12 +227,10 @@ def cmd_profile(args):
 
 
 def cmd_train(args):
-    from keras_aw import training
-
     if args.distribute or args.cpu_devices:
-        training.check_distribution_backend()
+        devices.check_distribution_backend()
     if args.cpu_devices:
-        training.configure_cpu_devices(args.cpu_devices)
+        devices.configure_cpu_devices(args.cpu_devices)
     start = time.time()
     result = training.train(
         model=args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
@@ -279,8 +249,6 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    from keras_aw import training
-
     result = training.evaluate(args.model, dataset=args.dataset, batch_size=args.batch_size,
                                num_test=args.num_test, seed=args.seed, verbose=args.verbose)
     print(f"loss: {result['loss']:.4f}")
@@ -288,210 +256,97 @@ def cmd_evaluate(args):
     return 0
 
 
-#: Backends whose Keras exporter handles each format for AW models (Keras 3.15; torch's
-#: ONNX exporter rejects AWConv2D's batch-of-one convolution path, so ONNX goes through
-#: tf2onnx).
-EXPORT_BACKENDS = {"savedmodel": ("tensorflow", "jax"), "tflite": ("tensorflow",),
-                   "onnx": ("tensorflow",)}
-PARITY_TOLERANCE = 1e-4  # max |exported - Keras| / max |Keras|
-
-
-def _random_images(model, batch, seed=0):
-    shape = (batch,) + tuple(model.inputs[0].shape[1:])
-    import numpy as np
-
-    return np.random.RandomState(seed).uniform(0, 255, shape).astype("float32")
-
-
-def _tflite_run(path, x):
-    import warnings
-
-    import tensorflow as tf
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-        interpreter = tf.lite.Interpreter(model_path=path)
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    if tuple(inp["shape"]) != x.shape:
-        interpreter.resize_tensor_input(inp["index"], list(x.shape))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(inp["index"], x)
-    interpreter.invoke()
-    return interpreter.get_tensor(out["index"]).copy()
-
-
-def export_model(model, fmt, output, batch_size=None):
-    """Exports `model` with Keras's exporter and checks the artifact against Keras.
-
-    Args:
-        model: a Keras model with a fixed input size.
-        fmt: "savedmodel", "tflite" or "onnx" (see `EXPORT_BACKENDS`).
-        output: file path (directory for "savedmodel").
-        batch_size: None for a dynamic batch; an int fixes it.
-
-    Returns:
-        (batch description, max relative difference to Keras on random images,
-        or None when the runtime to check it is not installed).
-    """
-    import keras
-    import numpy as np
-
-    def signature(batch):
-        return [keras.InputSpec(shape=(batch,) + tuple(model.inputs[0].shape[1:]),
-                                dtype="float32")]
-
-    x = _random_images(model, batch_size or 2)
-    expected = np.asarray(model.predict(x, verbose=0), dtype="float64")
-    scale = max(float(np.abs(expected).max()), 1e-12)
-    kwargs = {} if batch_size is None else {"input_signature": signature(batch_size)}
-    batch = "dynamic batch" if batch_size is None else f"batch {batch_size}"
-    if fmt == "savedmodel":
-        import tensorflow as tf
-
-        model.export(output, format="tf_saved_model", verbose=False, **kwargs)
-        loaded = tf.saved_model.load(output)  # keep a reference while serving
-        got = loaded.serve(x).numpy()
-    elif fmt == "tflite":
-        import tensorflow as tf
-
-        options = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
-        model.export(output, format="litert", verbose=False, **kwargs, **options)
-        got = _tflite_run(output, x)
-    else:
-        model.export(output, format="onnx", verbose=False, **kwargs)
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            return batch, None
-        session = ort.InferenceSession(output, providers=["CPUExecutionProvider"])
-        (got,) = session.run(None, {session.get_inputs()[0].name: x})
-    return batch, float(np.max(np.abs(np.asarray(got, "float64") - expected)) / scale)
-
-
 def cmd_export(args):
-    import keras
-
-    from keras_aw import training
-
-    if not os.path.exists(args.model):
-        raise training.UserError(f"no such file: {args.model!r}")
-    if args.format == "savedmodel":
-        training.ensure_writable_dir(os.path.dirname(os.path.abspath(args.output)))
-        if os.path.isfile(args.output):
-            raise training.UserError(f"--output {args.output!r} is a file; a SavedModel is a "
-                                     "directory")
-    else:
-        training.ensure_writable_file(args.output)
-    backend = keras.backend.backend()
-    supported = EXPORT_BACKENDS[args.format]
-    if backend not in supported:
-        # The .keras file is backend-independent: export it under a backend that can.
-        import subprocess
-
-        print(f"{args.format} export needs the {' or '.join(supported)} backend: running it "
-              f"with KERAS_BACKEND={supported[0]}", flush=True)
-        env = dict(os.environ, KERAS_BACKEND=supported[0])
-        command = [sys.executable, "-m", "keras_aw.cli", "export", args.model, "--format",
-                   args.format, "--output", args.output]
-        if args.batch_size is not None:
-            command += ["--batch-size", str(args.batch_size)]
-        return subprocess.run(command, env=env).returncode
-    model = training.load_saved_model(args.model)
-    if any(d is None for d in model.inputs[0].shape[1:]):
-        raise training.UserError("the model has no fixed input size; AW layers need one")
-    try:
-        batch, diff = export_model(model, args.format, args.output, args.batch_size)
-    except ImportError as e:
-        raise training.UserError(f"{args.format} export needs a missing package: {e}") from e
-    check = ("not checked (onnxruntime is not installed)" if diff is None
-             else f"max |exported - Keras| / max |Keras| = {diff:.1e} on random images")
-    print(f"exported {args.format} to {args.output} ({batch}): {check}")
-    if diff is not None and diff > PARITY_TOLERANCE:
-        print(f"keras-aw export: error: the exported model differs from the Keras model "
-              f"({diff:.1e} > {PARITY_TOLERANCE:.0e})", file=sys.stderr)
-        return 1
+    model = runs.load_model_file(args.model)
+    result = deploy.export(model, args.output, format=args.format, batch_size=args.batch_size)
+    batch = "dynamic batch" if result.batch_size is None else f"batch {result.batch_size}"
+    via = ("" if result.backend == keras.backend.backend()
+           else f", by a {result.backend}-backend subprocess")
+    check = ("not checked (onnxruntime is not installed)" if result.max_rel_diff is None
+             else f"max |exported - Keras| / max |Keras| = {result.max_rel_diff:.1e} on random "
+             "images")
+    print(f"exported {args.format} to {args.output} ({batch}{via}): {check}")
     return 0
 
 
-def _read_state(model_path):
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "state.json")
+def _shapes_sample(model, index, seed, class_names):
+    """(image, label, class names, description) of a Shapes test image at the model's size."""
+    _, height, width, _ = model.inputs[0].shape
+    if height is None or width is None or height != width:
+        raise ValueError("the model has no fixed square input size; give an image file")
+    if not 0 <= index < 100000:
+        raise ValueError(f"`index` must be in [0, 100000); received index={index}")
+    x, y = shapes.generate(index + 1, height, seed=[seed, 1])
+    if class_names is None and model.outputs[0].shape[-1] == shapes.NUM_CLASSES:
+        class_names = list(shapes.CLASS_NAMES)
+    return x[index].astype("float32"), int(y[index]), class_names, f"Shapes test image {index}"
+
+
+def _image_file(model, path, resize):
+    """An image file as a float32 array at the model's input size."""
+    _, height, width, _ = model.inputs[0].shape
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
+        img = keras.utils.load_img(path, color_mode="rgb")
+    except Exception as e:  # noqa: BLE001 - PIL raises several types
+        raise ValueError(f"cannot read image {path!r}: "
+                         f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+    if (height, width) != (img.height, img.width):
+        if not resize or height is None:
+            raise ValueError(f"image {path!r} is {img.width}x{img.height} but the model takes "
+                             f"{width}x{height}; pass --resize to resize it")
+        img = img.resize((width, height))
+    return np.asarray(img, dtype="float32"), os.path.basename(path)
 
 
 def cmd_visualize(args):
-    import numpy as np
-
-    from keras_aw import training, visualize
-    from keras_aw.datasets import shapes
-
-    training.ensure_writable_file(args.output)
+    runs.ensure_writable_file(args.output)
     if not args.output.lower().endswith(".png"):
-        raise training.UserError(f"--output must be a .png file, got {args.output!r}")
-    if args.image is not None and not os.path.isfile(args.image):
-        raise training.UserError(f"no such image file: {args.image!r}")
+        raise ValueError(f"--output must be a .png file, got {args.output!r}")
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401 - an optional dependency: say so before any work
     except ImportError as e:
-        raise training.UserError("visualize needs matplotlib: pip install matplotlib") from e
-    model = training.load_saved_model(args.model)
-    _, height, width, channels = model.inputs[0].shape
-    state = _read_state(args.model)
-    class_names = state.get("class_names") or None
+        raise ValueError("visualize needs matplotlib: pip install matplotlib") from e
+    model = runs.load_model_file(args.model)
+    class_names = runs.read_state_near(args.model).get("class_names") or None
     label = None
     if args.image is None:
-        if height is None or width is None or height != width:
-            raise training.UserError("the model has no fixed square input size; give an IMAGE")
-        if not 0 <= args.index < 100000:
-            raise training.UserError(f"--index must be in [0, 100000), got {args.index}")
-        x, y = shapes.generate(args.index + 1, height, seed=[args.seed, 1])
-        image, label = x[args.index].astype("float32"), int(y[args.index])
-        if class_names is None and model.outputs[0].shape[-1] == shapes.NUM_CLASSES:
-            class_names = list(shapes.CLASS_NAMES)
-        source = f"Shapes test image {args.index}"
+        image, label, class_names, source = _shapes_sample(model, args.index, args.seed,
+                                                           class_names)
     else:
-        import keras
-
-        try:
-            img = keras.utils.load_img(args.image, color_mode="rgb")
-        except Exception as e:  # noqa: BLE001 - PIL raises several types
-            raise training.UserError(f"cannot read image {args.image!r}: "
-                                     f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
-                                     ) from e
-        if (height, width) != (img.height, img.width):
-            if not args.resize or height is None:
-                raise training.UserError(
-                    f"image {args.image!r} is {img.width}x{img.height} but the model takes "
-                    f"{width}x{height}; pass --resize to resize it")
-            img = img.resize((width, height))
-        image = np.asarray(img, dtype="float32")
-        source = os.path.basename(args.image)
+        if not os.path.isfile(args.image):
+            raise ValueError(f"no such image file: {args.image!r}")
+        image, source = _image_file(model, args.image, args.resize)
+    channels = model.inputs[0].shape[-1]
     if channels is not None and channels != image.shape[-1]:
-        raise training.UserError(f"the model takes {channels}-channel images, not 3")
-    try:
-        visualize.plot_attention(model, image, args.output,
-                                 title=f"AW attention of {model.name} for {source}",
-                                 max_channels=args.channels, class_names=class_names,
-                                 label=label)
-    except ValueError as e:
-        raise training.UserError(str(e).splitlines()[0]) from e
+        raise ValueError(f"the model takes {channels}-channel images, not {image.shape[-1]}")
+    plots.plot_attention(model, image, args.output,
+                         title=f"AW attention of {model.name} for {source}",
+                         max_channels=args.channels, class_names=class_names, label=label)
     print(f"wrote {args.output}")
     return 0
 
 
 def _versions():
-    import keras
+    from keras_aw import __version__
 
-    import keras_aw
+    return f"keras-aw {__version__}, keras {keras.__version__}, backend {keras.backend.backend()}"
 
-    return f"keras-aw {keras_aw.__version__}, keras {keras.__version__}, backend {keras.backend.backend()}"
+
+def _one_line(error):
+    """The first line of an exception's message (its type name when it has none)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def main(argv=None):
-    """Runs the command line; returns the exit status (0 on success)."""
+    """Runs the command line; returns the exit status (0 on success).
+
+    Errors in the input -- the library's ValueError/TypeError, which name the
+    argument and value, and OSError -- are printed as one line with exit status
+    2; an exported model that fails its parity check gives status 1; anything
+    else is printed as one line with status 1 (KERAS_AW_DEBUG=1 shows the
+    traceback).
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -503,13 +358,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from keras_aw.training import UserError
-
     try:
         return args.func(args) or 0
-    except UserError as e:
-        print(f"keras-aw {args.command}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         hint = ""
         if args.command == "train":
@@ -520,10 +370,15 @@ def main(argv=None):
     except Exception as e:  # noqa: BLE001 - one line unless debugging
         if os.environ.get("KERAS_AW_DEBUG"):
             raise
-        message = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        print(f"keras-aw {args.command}: error: {type(e).__name__}: {message} "
-              "(set KERAS_AW_DEBUG=1 for the traceback)", file=sys.stderr)
-        return 1
+        if isinstance(e, deploy.ParityError):
+            status, text = EXIT_FAILED, _one_line(e)
+        elif isinstance(e, (ValueError, TypeError, OSError, ImportError)):
+            status, text = EXIT_USAGE, _one_line(e)
+        else:
+            status = EXIT_FAILED
+            text = f"{type(e).__name__}: {_one_line(e)} (set KERAS_AW_DEBUG=1 for the traceback)"
+        print(f"keras-aw {args.command}: error: {text}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

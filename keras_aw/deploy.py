@@ -94,7 +94,7 @@ def run_tflite(path, x):
     if tuple(inp["shape"]) != x.shape:
         interpreter.resize_tensor_input(inp["index"], list(x.shape))
     interpreter.allocate_tensors()
-    interpreter.set_tensor(inp["index"], x)
+    interpreter.set_tensor(inp["index"], np.asarray(x, dtype=inp["dtype"]))
     interpreter.invoke()
     return interpreter.get_tensor(out["index"]).copy()
 

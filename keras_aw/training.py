@@ -250,7 +250,6 @@ _MOVED = {
     "ensure_writable_dir": ("keras_aw.runs.ensure_writable_dir", runs.ensure_writable_dir),
     "ensure_writable_file": ("keras_aw.runs.ensure_writable_file", runs.ensure_writable_file),
     "write_history_csv": ("keras_aw.runs.write_history_csv", runs.write_history_csv),
-    "RunRecorder": ("keras_aw.runs.RunRecorder", runs.RunRecorder),
     "plot_history": ("keras_aw.plots.plot_history", plots.plot_history),
     "SmallCNN": ("keras_aw.applications.SmallCNN", small_cnn.SmallCNN),
     "AWSmallCNN": ("keras_aw.applications.AWSmallCNN", small_cnn.AWSmallCNN),

@@ -206,8 +206,9 @@ class FPNBackbone(keras_hub.models.FeaturePyramidBackbone):
                              cbam=cbam, use_p5=use_p5, data_format=data_format, dtype=dtype,
                              name="fpn")
         available = sorted(outputs, key=lambda k: int(k[1:]))
-        top = min(max(int(k[1:]) for k in available), max_level)
-        needed = [f"P{i}" for i in range(min_level, max(top, min_level) + 1)]
+        # As keras-hub's RetinaNetBackbone: levels up to P5 come from the encoder,
+        # the pyramid makes the ones above.
+        needed = [f"P{i}" for i in range(min_level, max(min(max_level, 5), min_level) + 1)]
         missing = [level for level in needed if level not in outputs]
         if missing:
             raise ValueError(

@@ -169,6 +169,34 @@ def attention_factory(attention, cbam, data_format, dtype, reduction=16):
     )
 
 
+_CBAM_DOC = """
+
+    `cbam` picks the CBAM form: "full" (channel gate on average- and
+    max-pooled descriptors, then the spatial gate; the original CBAM),
+    "maxpool" (the channel gate only) or "spatial" (average-pooled channel
+    gate, then the spatial gate) - the paper's "AW-CBAM (MaxPool)" and
+    "AW-CBAM (Spatial)" rows."""
+
+_CBAM_ARG = """
+        cbam: "full", "maxpool" or "spatial" (keyword-only)."""
+
+
+def document(func, template, aw=False, cbam=False, **fields):
+    """Sets a named builder's docstring from its module's template.
+
+    The template's ``{func}``, ``{cbam_doc}``, ``{cbam_arg}`` and ``{aw_shape}``
+    fields are filled here (the CBAM paragraph and argument only for CBAM
+    builders; the default input shape as AW networks need it); `fields` fill
+    the rest.
+    """
+    func.__doc__ = template.format(
+        func=func.__name__, cbam_doc=_CBAM_DOC if cbam else "",
+        cbam_arg=_CBAM_ARG if cbam else "",
+        aw_shape=" or, for AW networks, always (a static size is needed)" if aw else
+        ", else (None, None, 3)", **fields)
+    return func
+
+
 def finish(model, weights):
     """Loads a weights file into the built model (None leaves the initialization)."""
     if weights is not None:

@@ -5,7 +5,7 @@ the pointwise convolution class (`Conv2D` or `AWConv2D`) and an attention
 factory (None, SE or CBAM); every named builder (`AWSEMobileNet`, ...) is a
 one-line call of it.
 
-Layout (SPEC §3): keras.applications' MobileNet (``conv1``, then 13 blocks
+Layout (docs/design.md): keras.applications' MobileNet (``conv1``, then 13 blocks
 ``conv_dw_i`` / ``conv_pw_i``, each convolution bias-free with BatchNorm and
 ReLU6). In AW variants every pointwise (1x1) convolution is an `AWConv2D`;
 depthwise convolutions stay plain. SE/CBAM modules follow the depthwise and
@@ -231,26 +231,6 @@ _DOC = """Builds {title}: MobileNet v1{extra} (Zhu et al., ICANN 2021, Table 1).
     (None, 10)
     """
 
-_CBAM_DOC = """
-
-    `cbam` picks the CBAM form: "full" (the original CBAM), "maxpool" (channel
-    gate on average- and max-pooled descriptors only) or "spatial"
-    (average-pooled channel gate, then the spatial gate)."""
-
-_CBAM_ARG = """
-        cbam: "full", "maxpool" or "spatial" (keyword-only)."""
-
-
-def _document(func, title, extra, aw=False, cbam=False):
-    func.__doc__ = _DOC.format(
-        title=title, extra=extra, func=func.__name__,
-        cbam_doc=_CBAM_DOC if cbam else "", cbam_arg=_CBAM_ARG if cbam else "",
-        aw_shape=" or, for AW networks, always (a static size is needed)" if aw else
-        ", else (None, None, 3)",
-    )
-    return func
-
-
 # The named builders: each one line over `MobileNetV1`. `locals()` holds exactly
 # the builder's arguments (it is evaluated before any other local is defined).
 
@@ -299,14 +279,19 @@ def AWCBAMMobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-
     return MobileNetV1(attention="cbam", aw=True, **locals())
 
 
-_document(MobileNet, "MobileNet", "")
-_document(AWMobileNet, "AW-MobileNet", " with AW pointwise convolutions", aw=True)
-_document(SEMobileNet, "SE-MobileNet", " with Squeeze-and-Excitation in every block")
-_document(AWSEMobileNet, "AW-SE-MobileNet",
-          " with AW pointwise convolutions and Squeeze-and-Excitation", aw=True)
-_document(CBAMMobileNet, "CBAM-MobileNet", " with CBAM in every block", cbam=True)
-_document(AWCBAMMobileNet, "AW-CBAM-MobileNet", " with AW pointwise convolutions and CBAM",
-          aw=True, cbam=True)
+_VARIANT_DOCS = {  # builder: (title, what the variant adds, aw, cbam)
+    MobileNet: ("MobileNet", "", False, False),
+    AWMobileNet: ("AW-MobileNet", " with AW pointwise convolutions", True, False),
+    SEMobileNet: ("SE-MobileNet", " with Squeeze-and-Excitation in every block", False, False),
+    AWSEMobileNet: ("AW-SE-MobileNet",
+                    " with AW pointwise convolutions and Squeeze-and-Excitation", True, False),
+    CBAMMobileNet: ("CBAM-MobileNet", " with CBAM in every block", False, True),
+    AWCBAMMobileNet: ("AW-CBAM-MobileNet", " with AW pointwise convolutions and CBAM", True,
+                      True),
+}
+for _builder, (_title, _extra, _aw, _cbam) in _VARIANT_DOCS.items():
+    builder_utils.document(_builder, _DOC, aw=_aw, cbam=_cbam, title=_title, extra=_extra)
+del _builder, _title, _extra, _aw, _cbam
 
 
 def preprocess_input(x, data_format=None):

@@ -5,7 +5,7 @@ One generic builder, `ResNet`, and one bottleneck block parameterized by the
 (None, SE or CBAM). Every named builder (`AWSEResNet50`, ...) is a one-line
 call of `ResNet`.
 
-Layout (SPEC §3): the original ResNet v1 of keras.applications and the SENet
+Layout (docs/design.md): the original ResNet v1 of keras.applications and the SENet
 reference, with the stride on the first 1x1 convolution of a downsampling
 block (so every AWConv2D runs at stride 1), convolutions without bias, each
 followed by BatchNormalization. In AW variants the 3x3 convolution of every
@@ -227,28 +227,6 @@ _DOC = """Builds {title}: ResNet-{depth} v1{extra} (Zhu et al., ICANN 2021, Tabl
     (None, 10)
     """
 
-_CBAM_DOC = """
-
-    `cbam` picks the CBAM form: "full" (channel gate on average- and
-    max-pooled descriptors, then the spatial gate; the original CBAM),
-    "maxpool" (the channel gate only) or "spatial" (average-pooled channel
-    gate, then the spatial gate) - the paper's "AW-CBAM (MaxPool)" and
-    "AW-CBAM (Spatial)" rows."""
-
-_CBAM_ARG = """
-        cbam: "full", "maxpool" or "spatial" (keyword-only)."""
-
-
-def _document(func, title, depth, extra, aw=False, cbam=False):
-    func.__doc__ = _DOC.format(
-        title=title, depth=depth, extra=extra, func=func.__name__,
-        cbam_doc=_CBAM_DOC if cbam else "", cbam_arg=_CBAM_ARG if cbam else "",
-        aw_shape=" or, for AW networks, always (a static size is needed)" if aw else
-        ", else (None, None, 3)",
-    )
-    return func
-
-
 # The named builders: each one line over `ResNet`. `locals()` holds exactly the
 # builder's arguments (it is evaluated before any other local is defined).
 
@@ -384,19 +362,19 @@ def AWCBAMResNet152(include_top=True, weights=None, input_tensor=None, input_sha
     return ResNet(STACKS[152], attention="cbam", aw=True, **locals())
 
 
+_VARIANT_DOCS = {  # prefix: (title prefix, what the variant adds, aw, cbam)
+    "": ("", "", False, False),
+    "AW": ("AW-", " with AW-convolution in every bottleneck", True, False),
+    "SE": ("SE-", " with Squeeze-and-Excitation in every bottleneck", False, False),
+    "AWSE": ("AW-SE-", " with AW-convolution and Squeeze-and-Excitation", True, False),
+    "CBAM": ("CBAM-", " with CBAM in every bottleneck", False, True),
+    "AWCBAM": ("AW-CBAM-", " with AW-convolution and CBAM", True, True),
+}
 for _depth in STACKS:
-    _document(globals()[f"ResNet{_depth}"], f"ResNet-{_depth}", _depth, "")
-    _document(globals()[f"AWResNet{_depth}"], f"AW-ResNet-{_depth}", _depth,
-              " with AW-convolution in every bottleneck", aw=True)
-    _document(globals()[f"SEResNet{_depth}"], f"SE-ResNet-{_depth}", _depth,
-              " with Squeeze-and-Excitation in every bottleneck")
-    _document(globals()[f"AWSEResNet{_depth}"], f"AW-SE-ResNet-{_depth}", _depth,
-              " with AW-convolution and Squeeze-and-Excitation", aw=True)
-    _document(globals()[f"CBAMResNet{_depth}"], f"CBAM-ResNet-{_depth}", _depth,
-              " with CBAM in every bottleneck", cbam=True)
-    _document(globals()[f"AWCBAMResNet{_depth}"], f"AW-CBAM-ResNet-{_depth}", _depth,
-              " with AW-convolution and CBAM", aw=True, cbam=True)
-del _depth
+    for _prefix, (_title, _extra, _aw, _cbam) in _VARIANT_DOCS.items():
+        builder_utils.document(globals()[f"{_prefix}ResNet{_depth}"], _DOC, aw=_aw, cbam=_cbam,
+                               title=f"{_title}ResNet-{_depth}", depth=_depth, extra=_extra)
+del _depth, _prefix, _title, _extra, _aw, _cbam
 
 
 def preprocess_input(x, data_format=None):

@@ -15,32 +15,38 @@ import time
 import keras
 import numpy as np
 
-from keras_aw import applications
+from keras_aw import registry
 from keras_aw.layers import CBAM, AWConv2D, SqueezeExcite
 from keras_aw.utils import profile
-from keras_aw.utils.paper import TABLE1 as PAPER
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TARGET = os.path.join(HERE, "table1.md")
 
 
-# Builders that the paper does not tabulate, measured for completeness.
-EXTRA = [
-    ("CBAM-ResNet50", "CBAMResNet50", {"cbam": "full"}),
-    ("AW-CBAM-ResNet50", "AWCBAMResNet50", {"cbam": "full"}),
-    ("CBAM-ResNet50 (MaxPool)", "CBAMResNet50", {"cbam": "maxpool"}),
-    ("CBAM-ResNet50 (Spatial)", "CBAMResNet50", {"cbam": "spatial"}),
-    ("CBAM-ResNet101 (MaxPool)", "CBAMResNet101", {"cbam": "maxpool"}),
-    ("CBAM-ResNet101 (Spatial)", "CBAMResNet101", {"cbam": "spatial"}),
-    ("AW-MobileNet", "AWMobileNet", {}),
-    ("CBAM-MobileNet (Spatial)", "CBAMMobileNet", {"cbam": "spatial"}),
-    ("ResNet152", "ResNet152", {}),
-    ("AW-ResNet152", "AWResNet152", {}),
-    ("SE-ResNet152", "SEResNet152", {}),
-    ("AW-SE-ResNet152", "AWSEResNet152", {}),
-    ("AW-CBAM-ResNet152 (MaxPool)", "AWCBAMResNet152", {"cbam": "maxpool"}),
-    ("AW-CBAM-ResNet152 (Spatial)", "AWCBAMResNet152", {"cbam": "spatial"}),
-]
+def paper_rows():
+    """Table 1 as (paper label, builder, kwargs, top-1, top-5, GFLOPs, params) from the registry."""
+    def percent(value):
+        return "–" if value is None else f"{value:.2f}%"
+
+    return [(row.label, info.name, dict(row.kwargs), percent(row.metrics["top1_err"]),
+             percent(row.metrics["top5_err"]), row.metrics["gflops"], row.metrics["params_m"])
+            for _, info, row in registry.paper_rows()]
+
+
+def extra_rows():
+    """Every other registered ImageNet builder and CBAM form: (spec, builder, kwargs)."""
+    covered = {(info.name, tuple(sorted(row.kwargs.items())))
+               for _, info, row in registry.paper_rows()}
+    rows = []
+    for name in registry.list_models(task="classification"):
+        info = registry.model_info(name)
+        if info.family == "small_cnn":
+            continue
+        for kwargs in ([{"cbam": m} for m in registry.CBAM_MODES] if info.takes_cbam else [{}]):
+            if (name, tuple(sorted(kwargs.items()))) not in covered:
+                rows.append((registry.canonical_spec(name + (f":{kwargs['cbam']}" if kwargs
+                                                              else "")), name, kwargs))
+    return rows
 
 
 def rescale_multiplies(model):
@@ -57,7 +63,7 @@ def rescale_multiplies(model):
 
 def measure(builder, kwargs):
     keras.utils.clear_session()
-    model = getattr(applications, builder)(**kwargs)
+    model = registry.create_model(builder, **kwargs)
     result = profile(model)
     aw_params = sum(
         int(np.prod(w.shape))
@@ -110,13 +116,13 @@ def main():
     start = time.time()
     rows, measured = [], {}
     print(f"backend {keras.backend.backend()}", flush=True)
-    for name, builder, kwargs, top1, top5, gflops, params in PAPER:
+    for name, builder, kwargs, top1, top5, gflops, params in paper_rows():
         m = measure(builder, kwargs)
         measured[name] = m
         print(f"{name:32s} {m['params']:>10,d} {m['gflops']:.4f}", flush=True)
         rows.append((name, builder, kwargs, top1, top5, gflops, params, m))
     extra = []
-    for name, builder, kwargs in EXTRA:
+    for name, builder, kwargs in extra_rows():
         m = measure(builder, kwargs)
         measured[name] = m
         print(f"{name:32s} {m['params']:>10,d} {m['gflops']:.4f}", flush=True)
@@ -177,17 +183,17 @@ def main():
         f"MobileNet(weights=None) has {keras_mobilenet:,d}"
         f"{' (identical)' if keras_mobilenet == mob['params'] else ''}.",
         f"- **(a) AW parameters**: each AWConv2D adds C1²/16 + (C1/16)·C2 weights and "
-        "2·(C1/16 + C2) BatchNorm parameters (SPEC §2, r_C1 = C1, r_C2 = 1). Over ResNet50 "
+        "2·(C1/16 + C2) BatchNorm parameters (docs/design.md; r_C1 = C1, r_C2 = 1). Over ResNet50 "
         f"that is +{aw50['aw_params'] / 1e6:.3f} M (paper +0.16), over ResNet101 "
         f"+{measured['AW-ResNet101']['aw_params'] / 1e6:.3f} M (paper +0.40) and over "
         "MobileNet's pointwise convolutions "
         f"+{measured['AW-SE-MobileNet']['aw_params'] / 1e6:.3f} M (paper +0.45). The paper's "
         "ResNet50 figure agrees with the design; its ResNet101 and MobileNet figures do not "
         "agree with its own ResNet50 figure, and the builders keep the one design "
-        "(SPEC §4: report both, do not distort the design).",
+        "(both figures are reported; the design is not distorted to hit either).",
         "- **(b) GFLOPs**: the paper does not say how it counts. This table counts "
         "multiply-accumulates of convolutions and dense layers plus AW's branch and kernel "
-        "modulation (SPEC §4). The per-sample kernel modulation costs kh·kw·C1·C2 multiplies "
+        "modulation. The per-sample kernel modulation costs kh·kw·C1·C2 multiplies "
         f"per sample ({aw50['modulation']:.4f} G over the 3x3 kernels of ResNet50) and the "
         f"attention branch {aw50['gflops'] - r50['gflops'] - aw50['modulation']:.4f} G, so "
         f"AW-ResNet50 is {aw50['gflops'] - r50['gflops']:+.4f} G over ResNet50 (paper +0.01) "

@@ -9,7 +9,7 @@ No ImageNet weights exist for AW networks; the practical start is a network
 trained without attention. This example:
 
 1. builds a `tf.data` pipeline (resize, random crop and flip, prefetch) for the
-   TFDS set with `keras_aw.training.load_data("tfds:NAME")`;
+   TFDS set with `keras_aw.load_data("tfds:NAME")`;
 2. trains a plain `SmallCNN` on it (or loads `--plain-model`, any Keras model
    taking 0-255 RGB images of the data set's classes);
 3. converts it with `keras_aw.convert_to_aw`: every plain 3x3 `Conv2D` but the
@@ -30,6 +30,8 @@ import numpy as np
 import keras_aw
 from keras_aw import training
 from keras_aw.convert import default_select
+from keras_aw.datasets import load_data
+from keras_aw.runs import load_model_file
 
 
 def compile_model(model, learning_rate):
@@ -70,15 +72,15 @@ def main(argv=None):
     epochs, fine_tune_epochs = (1, 1) if fast else (args.epochs, args.fine_tune_epochs)
 
     start = time.time()
-    data = training.load_data(f"tfds:{args.dataset}", image_size=args.image_size,
-                              batch_size=args.batch_size, repeat=fast)
+    data = load_data(f"tfds:{args.dataset}", image_size=args.image_size,
+                     batch_size=args.batch_size, repeat=fast)
     if data["test"] is None:
         sys.exit(f"{args.dataset} has no test or validation split to measure accuracy on")
     shape = (args.image_size, args.image_size, 3)
     print(f"{args.dataset}: {data['num_classes']} classes, images resized to {shape}")
 
     if args.plain_model:
-        plain = compile_model(training.load_saved_model(args.plain_model), 2e-3)
+        plain = compile_model(load_model_file(args.plain_model), 2e-3)
     else:
         keras.utils.set_random_seed(0)
         plain = compile_model(training.build_model("SmallCNN", shape, data["num_classes"]), 2e-3)
@@ -88,13 +90,11 @@ def main(argv=None):
 
     # The paper's choice (every plain 3x3 Conv2D, `default_select`), minus the
     # stem: attention over the 3 colour channels of the input adds little.
-    first = next(layer for layer in plain._flatten_layers()
-                 if isinstance(layer, keras.layers.Conv2D))
+    first = next(layer for layer in plain.layers if isinstance(layer, keras.layers.Conv2D))
     aw = keras_aw.convert_to_aw(
         plain, identity_start=args.identity_start,
         select=lambda layer: default_select(layer) and layer is not first)
-    converted = [layer.name for layer in aw._flatten_layers() if isinstance(layer,
-                                                                            keras_aw.AWConv2D)]
+    converted = [layer.name for layer in aw.layers if isinstance(layer, keras_aw.AWConv2D)]
     print(f"converted {len(converted)} Conv2D layers to AWConv2D: {', '.join(converted)}")
     batch = next(iter(data["test"]))[0]
     before = keras.ops.convert_to_numpy(plain(batch, training=False))

@@ -8,7 +8,7 @@ Writes into --output-dir (default ``attention/``):
 
 - ``attention_<class>.png``: for one Shapes test image of each of a few classes,
   every AWConv2D layer's attention A (per output channel, over the kernel taps),
-  drawn by `keras_aw.visualize.plot_attention` (the figure `keras-aw visualize`
+  drawn by `keras_aw.plots.plot_attention` (the figure `keras-aw visualize`
   draws);
 - ``attention_by_class.png``: for each AWConv2D layer, the attention averaged
   over each class's test images: per output channel (how strongly each filter is
@@ -26,15 +26,16 @@ import time
 import keras
 import numpy as np
 
-from keras_aw import training, visualize
+from keras_aw import attention, plots, training
 from keras_aw.datasets import shapes
+from keras_aw.runs import load_model_file
 
 
 def class_attention(model, x, y):
     """Per layer: (classes, C2) mean attention per output channel and (classes, kh, kw) per tap."""
     counts = np.maximum(np.bincount(y, minlength=shapes.NUM_CLASSES), 1)
     stats = {}
-    for name, a in visualize.attention_summary(model, x):  # a: (N, kh, kw, C2)
+    for name, a in attention.attention_summary(model, x):  # a: (N, kh, kw, C2)
         channel = np.zeros((shapes.NUM_CLASSES, a.shape[-1]))
         tap = np.zeros((shapes.NUM_CLASSES,) + a.shape[1:3])
         np.add.at(channel, y, a.mean(axis=(1, 2)))
@@ -98,7 +99,7 @@ def main(argv=None):
     start = time.time()
 
     if args.model:
-        model = training.load_saved_model(args.model)
+        model = load_model_file(args.model)
         size = model.inputs[0].shape[1]
     else:
         size = 32
@@ -118,7 +119,7 @@ def main(argv=None):
     for name in args.classes.split(","):
         index = int(np.flatnonzero(yt == shapes.CLASS_NAMES.index(name))[0])
         path = os.path.join(args.output_dir, f"attention_{name}.png")
-        visualize.plot_attention(model, xt[index], path, class_names=shapes.CLASS_NAMES,
+        plots.plot_attention(model, xt[index], path, class_names=shapes.CLASS_NAMES,
                                  label=int(yt[index]),
                                  title=f"AW attention of {model.name} for a test {name}")
         print(f"wrote {path}")

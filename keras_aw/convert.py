@@ -12,8 +12,7 @@ import numbers
 
 import keras
 import numpy as np
-from keras.src.models.functional import Functional
-
+from keras_aw.graph import is_graph_model
 from keras_aw.layers.aw_conv2d import AWConv2D
 
 #: Initial attention value used by ``identity_start=True``: A = DEFAULT_IDENTITY_ATTENTION
@@ -49,10 +48,6 @@ def _identity_value(identity_start):
         "`identity_start` must be True, False or a float in (0, 0.5) (the initial "
         f"attention value); received identity_start={identity_start!r}"
     )
-
-
-def _is_graph_model(model):
-    return isinstance(model, (keras.Sequential, Functional))
 
 
 def convert_to_aw(model, select=None, identity_start=True, **awconv_kwargs):
@@ -119,7 +114,7 @@ def convert_to_aw(model, select=None, identity_start=True, **awconv_kwargs):
             "convert_to_aw expects a keras.Model (Functional or Sequential); "
             f"received an object of type {type(model).__name__}"
         )
-    if not _is_graph_model(model):
+    if not is_graph_model(model):
         raise ValueError(
             f"convert_to_aw cannot convert {type(model).__name__!r}: it is a "
             "subclassed keras.Model, whose layer graph cannot be cloned. Build the "

@@ -7,7 +7,7 @@ Every sample ``n`` of a batch is convolved with its own kernel
 where ``K`` has shape ``(kh, kw, C1, C2)`` and the modulation ``M`` has shape
 ``(N, kh, kw, G1, G2)`` with ``G1`` dividing ``C1`` and ``G2`` dividing ``C2``:
 ``M[n, j, k, g1, g2]`` applies to the input channels ``g1 * C1 // G1 ...`` and
-output channels ``g2 * C2 // G2 ...`` (the SPEC's "repeat r_C1 / r_C2 times").
+output channels ``g2 * C2 // G2 ...`` (docs/design.md: "repeat r_C1 / r_C2 times").
 
 No formulation loops over the batch in Python. One of these exact formulations
 is used, chosen per backend and shape by `choose_path` (measured, see

@@ -30,6 +30,9 @@ import keras
 import numpy as np
 from keras import layers
 
+from keras_aw.graph import as_functional, call_nodes
+from keras_aw.layers import CBAM, AWConv2D, SqueezeExcite
+
 
 class Profile(NamedTuple):
     """Result of `profile`.
@@ -113,40 +116,29 @@ def _fill_spatial(shape, input_size):
 
 def _graph(model, input_shapes):
     """A functional graph of `model` whose tensors have `input_shapes` (batch excluded)."""
-    model = getattr(model, "_functional", None) or model  # Sequential wraps a Functional
-    if not hasattr(model, "_nodes_by_depth"):
-        raise ValueError(
-            "profile() walks functional graphs; subclassed models are not supported "
-            f"(received {type(model).__name__} {model.name!r})"
-        )
+    model = as_functional(model)
     own = [tuple(x.shape)[1:] for x in model.inputs]
     wanted = [tuple(s)[1:] for s in input_shapes]
     if own != wanted:
         # The graph was traced with undefined (or other) sizes: trace a copy.
         new_inputs = [keras.Input(shape, dtype=x.dtype) for shape, x in zip(wanted, model.inputs)]
-        model = keras.models.clone_model(
+        model = as_functional(keras.models.clone_model(
             model, input_tensors=new_inputs if len(new_inputs) > 1 else new_inputs[0]
-        )
-        model = getattr(model, "_functional", None) or model
+        ))
     return model
 
 
 def _walk(model, input_shapes, prefix, result):
-    graph = _graph(model, input_shapes)
-    for depth in sorted(graph._nodes_by_depth, reverse=True):
-        for node in graph._nodes_by_depth[depth]:
-            layer = node.operation
-            if node.is_input or layer is None:
-                continue
-            in_shapes = [(1,) + tuple(t.shape)[1:] for t in node.input_tensors]
-            out_shapes = [(1,) + tuple(t.shape)[1:] for t in node.outputs]
-            if isinstance(layer, keras.Model):
-                _walk(layer, in_shapes, prefix + layer.name + "/", result)
-                continue
-            macs = _macs(layer, in_shapes[0], out_shapes[0]) if in_shapes else 0
-            if macs:
-                key = prefix + layer.name
-                result[key] = result.get(key, 0) + int(macs)
+    for layer, inputs, outputs in call_nodes(_graph(model, input_shapes)):
+        in_shapes = [(1,) + tuple(t.shape)[1:] for t in inputs]
+        out_shapes = [(1,) + tuple(t.shape)[1:] for t in outputs]
+        if isinstance(layer, keras.Model):
+            _walk(layer, in_shapes, prefix + layer.name + "/", result)
+            continue
+        macs = _macs(layer, in_shapes[0], out_shapes[0]) if in_shapes else 0
+        if macs:
+            key = prefix + layer.name
+            result[key] = result.get(key, 0) + int(macs)
 
 
 def _channel_axis(layer, rank):
@@ -221,8 +213,6 @@ def _cbam_macs(layer, in_shape):
 
 
 def _macs(layer, in_shape, out_shape):
-    from keras_aw.layers import CBAM, AWConv2D, SqueezeExcite
-
     if isinstance(layer, AWConv2D):
         return _aw_conv_macs(layer, in_shape, out_shape)
     if isinstance(layer, SqueezeExcite):

@@ -1,0 +1,42 @@
+"""The one place keras_aw reads the inside of a Keras functional graph.
+
+Keras 3.15 has no public way to tell a functional or sequential model from a
+subclassed one, nor to walk a functional model's call nodes (every call of a
+layer, with the tensors it took and gave). Profiling needs the nodes -- a layer
+can be called several times, e.g. a detection head shared by the pyramid
+levels -- and `convert_to_aw` needs the model kind. Both read private Keras
+attributes here, and only here, so that a change in Keras touches this file
+alone.
+"""
+
+import keras
+from keras.src.models.functional import Functional  # no public alias in Keras 3.15
+
+
+def is_graph_model(model):
+    """Whether `model` is a functional or sequential model (its graph can be cloned and walked)."""
+    return isinstance(model, (keras.Sequential, Functional))
+
+
+def as_functional(model):
+    """The functional graph of a model (a built Sequential model wraps one)."""
+    graph = getattr(model, "_functional", None) or model
+    if not isinstance(graph, Functional):
+        raise ValueError(
+            "a functional or sequential model is needed; subclassed models have no graph "
+            f"to walk (received {type(model).__name__} {model.name!r})"
+        )
+    return graph
+
+
+def call_nodes(model):
+    """Yields (layer, input tensors, output tensors) for every layer call, inputs first.
+
+    Nested models appear as one call; walk them again with their own inputs.
+    """
+    graph = as_functional(model)
+    for depth in sorted(graph._nodes_by_depth, reverse=True):
+        for node in graph._nodes_by_depth[depth]:
+            if node.is_input or node.operation is None:
+                continue
+            yield node.operation, list(node.input_tensors), list(node.outputs)

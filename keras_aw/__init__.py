@@ -6,10 +6,10 @@ from keras_aw import applications  # registers every builder
 from keras_aw.registry import create_model, list_models, model_info
 from keras_aw.convert import convert_to_aw
 from keras_aw.deploy import export
-from keras_aw import datasets, training, utils
+from keras_aw import datasets, utils
 
 __version__ = "0.1.0"
 
 __all__ = ["AWConv2D", "CBAM", "SqueezeExcite", "applications", "convert_to_aw", "create_model",
-           "datasets", "export", "training",
+           "datasets", "export",
            "layers", "list_models", "model_info", "ops", "registry", "utils"]

@@ -15,7 +15,7 @@ import time
 import keras
 import numpy as np
 
-from keras_aw import deploy, devices, plots, registry, runs, training
+from keras_aw import deploy, detection, devices, plots, registry, runs, training
 from keras_aw.datasets import shapes
 from keras_aw.utils import profile
 
@@ -76,15 +76,17 @@ def build_parser():
 
     p = sub.add_parser(
         "train", help="train a model on the embedded Shapes set or a TFDS data set",
-        description="Trains a model, writing into --output after every epoch: checkpoint.keras "
+        description="Trains a classifier or a detector (keras_aw.list_models() names both; "
+        "detectors train on the embedded Shapes-Detect set, --dataset shapes), writing into --output after every epoch: checkpoint.keras "
         "(model and optimizer), state.json, history.csv and training_curve.png; at the end "
         "model.keras. An interrupted run loses at most the epoch in progress: run the same "
         "command with --resume to continue (the epoch count continues).",
     )
     p.add_argument("--model", required=True,
-                   help="a keras_aw.applications builder (ResNet50, AWResNet50, SEResNet50, "
-                   "AWSEResNet50, CBAMResNet50, AWCBAMResNet50, ... MobileNet, AWMobileNet, ...) "
-                   "or SmallCNN / AWSmallCNN (small networks for 32x32 images)")
+                   help="a registered model: a keras_aw.applications builder (ResNet50, "
+                   "AWResNet50, ..., MobileNet, AWMobileNet, ..., SmallCNN / AWSmallCNN for "
+                   "32x32 images; NAME:CBAM_FORM for CBAM builders) or a detector (FPNResNet101, "
+                   "AWFPNResNet101, ..., AWSEFPNResNetSmall)")
     p.add_argument("--dataset", default="shapes",
                    help="'shapes' (embedded, default) or 'tfds:NAME[:SPLIT]' (TensorFlow "
                    "Datasets; SPLIT defaults to train, evaluation uses test or validation)")
@@ -117,8 +119,10 @@ def build_parser():
                    help="Keras fit verbosity: 1 progress bars (default), 2 one line per epoch")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="loss and accuracy of a saved model",
-                       description="Loss and accuracy of MODEL.keras on a data set's test split.")
+    p = sub.add_parser("evaluate", help="loss and accuracy (detectors: COCO AP) of a saved model",
+                       description="Loss and accuracy of MODEL.keras on a data set's test split; "
+                       "for a detector, COCO AP, AP50 and AP75 (pycocotools) on the "
+                       "Shapes-Detect test split.")
     p.add_argument("model", metavar="MODEL.keras")
     p.add_argument("--dataset", default="shapes",
                    help="'shapes' (default) or 'tfds:NAME[:SPLIT]' (SPLIT defaults to test)")
@@ -144,11 +148,12 @@ def build_parser():
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
-        "visualize", help="draw the attention maps of a model's AW layers for an image",
+        "visualize", help="draw a model's AW attention maps (detectors: its boxes) for an image",
         description="Draws, for one image, the attention A of every AWConv2D layer of "
         "MODEL.keras: per layer the kh x kw attention of the output channels whose attention "
-        "varies most, their mean, and the distribution of A. Without IMAGE, a sample of the "
-        "embedded Shapes test set is used.",
+        "varies most, their mean, and the distribution of A. For a detector, draws its "
+        "predicted boxes with class names and scores. Without IMAGE, a sample of the "
+        "embedded Shapes (or Shapes-Detect) test set is used.",
     )
     p.add_argument("model", metavar="MODEL.keras")
     p.add_argument("image", metavar="IMAGE", nargs="?", default=None,
@@ -161,6 +166,8 @@ def build_parser():
                    help="resize IMAGE to the model's input size instead of refusing it")
     p.add_argument("--channels", type=_positive_int, default=12,
                    help="output channels drawn per layer (default 12)")
+    p.add_argument("--score-threshold", type=float, default=0.3,
+                   help="detectors: the lowest score of a drawn box (default 0.3)")
     p.set_defaults(func=cmd_visualize)
     return parser
 
@@ -251,8 +258,8 @@ def cmd_train(args):
 def cmd_evaluate(args):
     result = training.evaluate(args.model, dataset=args.dataset, batch_size=args.batch_size,
                                num_test=args.num_test, seed=args.seed, verbose=args.verbose)
-    print(f"loss: {result['loss']:.4f}")
-    print(f"accuracy: {result['accuracy']:.4f}")
+    for key, value in result.items():  # loss/accuracy, or COCO AP/AP50/AP75
+        print(f"{key}: {value:.4f}")
     return 0
 
 
@@ -302,19 +309,21 @@ def cmd_visualize(args):
     runs.ensure_writable_file(args.output)
     if not args.output.lower().endswith(".png"):
         raise ValueError(f"--output must be a .png file, got {args.output!r}")
+    if args.image is not None and not os.path.isfile(args.image):
+        raise ValueError(f"no such image file: {args.image!r}")
     try:
         import matplotlib  # noqa: F401 - an optional dependency: say so before any work
     except ImportError as e:
         raise ValueError("visualize needs matplotlib: pip install matplotlib") from e
     model = runs.load_model_file(args.model)
     class_names = runs.read_state_near(args.model).get("class_names") or None
+    if training.is_detector(model):
+        return _visualize_detections(model, args, class_names)
     label = None
     if args.image is None:
         image, label, class_names, source = _shapes_sample(model, args.index, args.seed,
                                                            class_names)
     else:
-        if not os.path.isfile(args.image):
-            raise ValueError(f"no such image file: {args.image!r}")
         image, source = _image_file(model, args.image, args.resize)
     channels = model.inputs[0].shape[-1]
     if channels is not None and channels != image.shape[-1]:
@@ -322,6 +331,26 @@ def cmd_visualize(args):
     plots.plot_attention(model, image, args.output,
                          title=f"AW attention of {model.name} for {source}",
                          max_channels=args.channels, class_names=class_names, label=label)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _visualize_detections(model, args, class_names):
+    """Draws a detector's boxes, class names and scores on one image."""
+    size = model.inputs[0].shape[1]
+    if args.image is None:
+        _, (xt, _) = training.load_detection_data("shapes", size, 1, args.index + 1, args.seed)
+        image, source = xt[args.index], f"Shapes-Detect test image {args.index}"
+    else:
+        image, source = _image_file(model, args.image, args.resize)
+        image = image * training.DETECTOR_INPUT_SCALE
+    found = detection.predict_detections(model, image[None])
+    count = int(found["num_detections"][0])
+    plots.plot_detections(image, found["boxes"][0][:count], found["labels"][0][:count],
+                          found["confidence"][0][:count],
+                          class_names or list(shapes.CLASS_NAMES), model.bounding_box_format,
+                          output=args.output, score_threshold=args.score_threshold,
+                          title=f"{model.name} on {source}")
     print(f"wrote {args.output}")
     return 0
 

@@ -12,7 +12,7 @@ backend-independent).
 Example:
 
 >>> import tempfile, os, keras_aw
->>> model = keras_aw.training.build_model("AWSmallCNN", (32, 32, 3), 10)
+>>> model = keras_aw.create_model("AWSmallCNN", input_shape=(32, 32, 3), classes=10)
 >>> result = keras_aw.export(model, os.path.join(tempfile.mkdtemp(), "aw.keras"))
 >>> result.max_rel_diff < 1e-4
 True

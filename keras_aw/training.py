@@ -1,8 +1,12 @@
-"""Training and evaluation of classifiers: the loop behind `keras-aw train` and `evaluate`.
+"""Training and evaluation: the loop behind `keras-aw train` and `evaluate`.
 
 - `build_model(name, input_shape, classes)`: any registered classifier
   (`keras_aw.list_models(task="classification")`) with a rescaling layer in
   front, so that the model takes raw 0-255 pixels.
+- Registered detectors (`keras_aw.list_models(task="detection")`, keras-hub
+  RetinaNets) train and evaluate through the same functions on the embedded
+  Shapes-Detect set (``dataset="shapes"``); they take pixels scaled to [0, 1]
+  (`DETECTOR_INPUT_SCALE`), and `evaluate` reports COCO AP / AP50 / AP75.
 - `train(...)`: `Model.fit` with Adam and a per-epoch cosine decay, a checkpoint
   after every epoch (`keras_aw.runs`), resumable (``resume=True`` continues the
   epoch count), optional mixed precision and data parallelism
@@ -28,7 +32,8 @@ import warnings
 import keras
 from keras import layers
 
-from keras_aw import devices, plots, registry, runs
+from keras_aw import detection, devices, plots, registry, runs
+from keras_aw.datasets import shapes
 from keras_aw.applications import small_cnn
 from keras_aw.datasets.pipelines import load_data, parse_dataset
 from keras_aw.devices import distribution, precision
@@ -70,6 +75,39 @@ def build_model(name, input_shape=(32, 32, 3), classes=10, **kwargs):
     # tensor input lets the model be called on a plain array without warnings.
     outputs = model.outputs[0] if len(model.outputs) == 1 else model.outputs
     return keras.Model(inputs, outputs, name=model.name)
+
+
+#: Detectors take images scaled by this factor (0-255 pixels -> [0, 1]).
+DETECTOR_INPUT_SCALE = 1.0 / 255.0
+
+
+def is_detector(model):
+    """Whether `model` is a keras-hub object detector (as the detection builders make)."""
+    return hasattr(model, "bounding_box_format") and hasattr(model, "prediction_decoder")
+
+
+def load_detection_data(dataset, image_size, num_train, num_test, seed):
+    """Shapes-Detect as ``(x, y), (x_test, y_test)`` with images scaled for the detectors.
+
+    Raises:
+        ValueError: `dataset` is not "shapes" (the only detection set `train` reads;
+            see `keras_aw.datasets.coco` for COCO).
+    """
+    if dataset != "shapes":
+        raise ValueError("detectors train and evaluate on the embedded Shapes-Detect set, "
+                         f"dataset='shapes'; received dataset={dataset!r} (for COCO see "
+                         "keras_aw.datasets.coco)")
+    (x, y), (xt, yt) = shapes.load_detection_data(num_train, num_test, image_size=image_size,
+                                                  seed=seed)
+    return ((x.astype("float32") * DETECTOR_INPUT_SCALE, y),
+            (xt.astype("float32") * DETECTOR_INPUT_SCALE, yt))
+
+
+def _new_detector(name, image_size, learning_rate):
+    net = registry.create_model(name, num_classes=shapes.NUM_CLASSES,
+                                image_shape=(image_size, image_size, 3))
+    net.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=10.0))
+    return net
 
 
 def cosine_learning_rate(base, epochs):
@@ -133,10 +171,10 @@ def train(
     verbose=1,
     log=print,
 ):
-    """Trains a registered classifier, recording the run in `output` after every epoch.
+    """Trains a registered model, recording the run in `output` after every epoch.
 
     Args:
-        model: a registered classifier name or spec (see `build_model`).
+        model: a registered classifier or detector name or spec (see `build_model`).
         dataset: "shapes" or "tfds:NAME[:SPLIT]".
         epochs: total number of epochs (with `resume`, counting the done ones).
         batch_size: batch size.
@@ -165,19 +203,30 @@ def train(
         log(f"no checkpoint in {run.path!r}; starting from epoch 1")
     done = state["epochs_done"] if state else 0
 
+    task = registry.model_info(name.split(":")[0]).task
     keras.utils.set_random_seed(seed + done)
     with precision(mixed_precision), distribution(distribute, batch_size) as replicas:
-        data = load_data(dataset, image_size, batch_size, num_train, num_test, seed,
-                         training=True, drop_remainder=replicas > 1,
-                         repeat=steps_per_epoch is not None)
+        if task == "detection":
+            train_xy, test_xy = load_detection_data(dataset, image_size, num_train, num_test,
+                                                    seed)
+            data = {"train": train_xy, "test": test_xy, "num_classes": shapes.NUM_CLASSES,
+                    "class_names": list(shapes.CLASS_NAMES)}
+        else:
+            data = load_data(dataset, image_size, batch_size, num_train, num_test, seed,
+                             training=True, drop_remainder=replicas > 1,
+                             repeat=steps_per_epoch is not None)
         if state is None:
-            state = {"model": name, "dataset": dataset, "image_size": image_size,
+            state = {"model": name, "task": task, "dataset": dataset, "image_size": image_size,
                      "num_classes": data["num_classes"], "class_names": data["class_names"],
                      "batch_size": batch_size, "mixed_precision": bool(mixed_precision),
-                     "metrics": ["loss", "accuracy"], "epochs_done": 0, "history": []}
-            net = compile_for_training(
-                build_model(name, (image_size, image_size, 3), data["num_classes"]),
-                learning_rate)
+                     "metrics": ["loss"] if task == "detection" else ["loss", "accuracy"],
+                     "epochs_done": 0, "history": []}
+            if task == "detection":
+                net = _new_detector(name, image_size, learning_rate)
+            else:
+                net = compile_for_training(
+                    build_model(name, (image_size, image_size, 3), data["num_classes"]),
+                    learning_rate)
         else:
             net = load_model_file(run.checkpoint)
         if replicas > 1:
@@ -205,11 +254,11 @@ def train(
 
 def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,
              image_size=None, verbose=1):
-    """Loss and accuracy of a saved classifier on a data set's test split.
+    """Evaluates a saved model on a data set's test split.
 
     Args:
         model_path: a `.keras` file.
-        dataset: "shapes" or "tfds:NAME[:SPLIT]".
+        dataset: "shapes" or "tfds:NAME[:SPLIT]" (detectors: "shapes").
         batch_size: batch size.
         num_test: Shapes: the number of test images.
         seed: Shapes: the seed of the data set.
@@ -217,7 +266,8 @@ def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,
         verbose: `Model.evaluate` verbosity.
 
     Returns:
-        {"loss": float, "accuracy": float}.
+        Classifiers: {"loss": float, "accuracy": float}; detectors: COCO
+        {"AP": float, "AP50": float, "AP75": float} (fractions in [0, 1]).
     """
     parse_dataset(dataset)
     model = load_model_file(model_path)
@@ -226,6 +276,10 @@ def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,
     if image_size is not None and shape[1] is not None and image_size != shape[1]:
         raise ValueError(f"the model takes {shape[1]}x{shape[2]} images; received "
                          f"image_size={image_size}")
+    if is_detector(model):
+        _, (xt, yt) = load_detection_data(dataset, size, 1, num_test, seed)
+        return detection.evaluate_detector(model, xt, yt["boxes"], yt["labels"],
+                                           batch_size=batch_size)
     data = load_data(dataset, size, batch_size, 0, num_test, seed, training=False)
     classes = model.outputs[0].shape[-1]
     if classes != data["num_classes"]:

@@ -326,3 +326,52 @@ def test_profile_rows():
     for bad in ("ResNet50:spatial", "AWCBAMResNet50:sideways", " , "):
         with pytest.raises(ValueError):
             cli._profile_rows(bad)
+
+
+@pytest.fixture(scope="module")
+def tiny_detector_name():
+    """A small registered detector (the registry is open to new builders, like timm's)."""
+    detection = pytest.importorskip("keras_aw.detection")
+    from keras_aw import registry
+
+    def TinyAWFPNForCLITest(num_classes=10, image_shape=(64, 64, 3), **kwargs):
+        return detection.FPNRetinaNet("resnet_small", num_classes, image_shape, aw=True,
+                                      max_level=5, filters=16, head_conv_layers=1,
+                                      anchor_size=2.0, **kwargs)
+
+    registry.register_model("tiny_fpn_test", "aw", task="detection")(TinyAWFPNForCLITest)
+    return "TinyAWFPNForCLITest"
+
+
+@pytest.mark.backend_independent
+def test_detector_train_resume_evaluate_visualize(tiny_detector_name, tmp_path, capsys):
+    """A detector goes through the same run machinery; evaluate prints COCO AP, visualize boxes."""
+    path = tmp_path / "det"
+    small = ["--image-size", "64", "--num-train", "16", "--num-test", "8", "--batch-size", "8",
+             "--verbose", "0"]
+    code, out, err = run(capsys, "train", "--model", tiny_detector_name, "--epochs", "1",
+                         "--output", path, *small)
+    assert code == 0, err
+    code, out, err = run(capsys, "train", "--model", tiny_detector_name, "--epochs", "2",
+                         "--output", path, "--resume", *small)
+    assert code == 0, err
+    with open(path / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert all(np.isfinite(float(r["loss"])) for r in rows)
+    with open(path / "state.json") as f:
+        state = json.load(f)
+    assert state["task"] == "detection" and state["epochs_done"] == 2
+    code, out, err = run(capsys, "evaluate", path / "model.keras", "--num-test", "8")
+    assert code == 0, err
+    values = dict(line.split(": ") for line in out.strip().splitlines())
+    assert set(values) == {"AP", "AP50", "AP75"}
+    assert all(0.0 <= float(v) <= 1.0 for v in values.values())
+    code, out, err = run(capsys, "visualize", path / "model.keras", "--output",
+                         tmp_path / "boxes.png", "--score-threshold", "0")
+    assert code == 0, err
+    with open(tmp_path / "boxes.png", "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    # Detectors read the embedded Shapes-Detect set only; another data set is a clear error.
+    code, _, err = run(capsys, "evaluate", path / "model.keras", "--dataset", "tfds:mnist")
+    assert_one_line_error(code, err, "Shapes-Detect", "tfds:mnist")

@@ -339,8 +339,11 @@ def tiny_detector_name():
                                       max_level=5, filters=16, head_conv_layers=1,
                                       anchor_size=2.0, **kwargs)
 
+    saved = dict(registry._REGISTRY)
     registry.register_model("tiny_fpn_test", "aw", task="detection")(TinyAWFPNForCLITest)
-    return "TinyAWFPNForCLITest"
+    yield "TinyAWFPNForCLITest"
+    registry._REGISTRY.clear()  # leave the registry as other tests expect it
+    registry._REGISTRY.update(saved)
 
 
 @pytest.mark.backend_independent

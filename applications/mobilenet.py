@@ -29,7 +29,8 @@ import numbers
 import keras
 from keras import layers
 
-from keras_aw.applications import builder_utils, imagenet_utils
+import keras_aw.applications.builder_utils as builder_utils
+import keras_aw.applications.imagenet_utils as imagenet_utils
 from keras_aw.layers import AWConv2D
 from keras_aw.registry import register_model, table1
 from keras_aw.validation import check_positive_int, standardize_data_format

@@ -8,7 +8,7 @@ from keras_aw.convert import convert_to_aw
 from keras_aw.deploy import export
 from keras_aw import datasets, utils
 
-__version__ = "0.1.0"
+from keras_aw.version import __version__  # noqa: E402
 
 __all__ = ["AWConv2D", "CBAM", "SqueezeExcite", "applications", "convert_to_aw", "create_model",
            "datasets", "export",

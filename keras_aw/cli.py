@@ -18,6 +18,7 @@ import numpy as np
 from keras_aw import deploy, detection, devices, plots, registry, runs, training
 from keras_aw.datasets import shapes
 from keras_aw.utils import profile
+from keras_aw.version import __version__
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -356,8 +357,6 @@ def _visualize_detections(model, args, class_names):
 
 
 def _versions():
-    from keras_aw import __version__
-
     return f"keras-aw {__version__}, keras {keras.__version__}, backend {keras.backend.backend()}"
 
 

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from keras_aw import attention
+import keras_aw.attention as attention
 
 
 def _pyplot():

@@ -30,7 +30,7 @@ import time
 
 import keras
 
-from keras_aw import plots
+import keras_aw.plots as plots
 
 CHECKPOINT_FILE = "checkpoint.keras"
 STATE_FILE = "state.json"

@@ -14,7 +14,7 @@ Example:
 ((64, 32, 32, 3), 10)
 """
 
-from keras_aw.datasets import shapes
+import keras_aw.datasets.shapes as shapes
 
 
 

@@ -33,6 +33,11 @@ def paper_rows():
             for _, info, row in registry.paper_rows()]
 
 
+def spec_of(builder, kwargs):
+    """The registry spec of a builder and its CBAM form ("AWCBAMResNet50:spatial")."""
+    return builder + (f":{kwargs['cbam']}" if kwargs.get("cbam") else "")
+
+
 def extra_rows():
     """Every other registered ImageNet builder and CBAM form: (spec, builder, kwargs)."""
     covered = {(info.name, tuple(sorted(row.kwargs.items())))
@@ -44,8 +49,7 @@ def extra_rows():
             continue
         for kwargs in ([{"cbam": m} for m in registry.CBAM_MODES] if info.takes_cbam else [{}]):
             if (name, tuple(sorted(kwargs.items()))) not in covered:
-                rows.append((registry.canonical_spec(name + (f":{kwargs['cbam']}" if kwargs
-                                                              else "")), name, kwargs))
+                rows.append((spec_of(name, kwargs), name, kwargs))
     return rows
 
 
@@ -118,19 +122,19 @@ def main():
     print(f"backend {keras.backend.backend()}", flush=True)
     for name, builder, kwargs, top1, top5, gflops, params in paper_rows():
         m = measure(builder, kwargs)
-        measured[name] = m
+        measured[name] = measured[spec_of(builder, kwargs)] = m
         print(f"{name:32s} {m['params']:>10,d} {m['gflops']:.4f}", flush=True)
         rows.append((name, builder, kwargs, top1, top5, gflops, params, m))
     extra = []
     for name, builder, kwargs in extra_rows():
         m = measure(builder, kwargs)
-        measured[name] = m
+        measured[spec_of(builder, kwargs)] = m
         print(f"{name:32s} {m['params']:>10,d} {m['gflops']:.4f}", flush=True)
         extra.append((name, builder, kwargs, m))
 
-    def base_of(name):
+    def base_of(builder, kwargs):
         """The measurements of the same network without AW."""
-        return measured.get(name.replace("AW-", "")) if name.startswith("AW-") else None
+        return measured.get(spec_of(builder[2:], kwargs)) if builder.startswith("AW") else None
 
     lines = [
         "# Table 1 of the paper, reproduced by keras_aw",
@@ -156,7 +160,7 @@ def main():
     ]
     for name, builder, kwargs, top1, top5, gflops, params, m in rows:
         digits = 2 if gflops > 1 else 3
-        base = base_of(name)
+        base = base_of(builder, kwargs)
         lines.append(
             f"| {name} | {call(builder, kwargs)} | {top1} | {top5} | {gflops:.{digits}f} "
             f"| {m['gflops']:.{digits + 1}f} | {params:.2f} | {m['params'] / 1e6:.3f} "

@@ -41,7 +41,7 @@ import accuracy_report  # noqa: E402
 from common import machine  # noqa: E402
 
 import keras_aw  # noqa: E402
-from keras_aw.applications.mobilenet import MobileNetV1  # noqa: E402
+from keras_aw.applications.mobilenet import BLOCKS, MobileNetV1  # noqa: E402
 from keras_aw.applications.resnet import ResNet  # noqa: E402
 from keras_aw.datasets import load_data  # noqa: E402
 from keras_aw.registry import model_info  # noqa: E402
@@ -76,8 +76,11 @@ FULL = {
     "finetune_epochs": 2,
     "finetune_learning_rate": 1e-3,
 }
-FAST = dict(FULL, num_train=32, num_test=32, batch_size=16, epochs=1, seeds=2,
-            mobilenet_blocks=2, warm_epochs=1, finetune_epochs=1)
+#: --fast: tiny data and networks, run eagerly (tracing or compiling each tiny model would take
+#: longer than training it).
+FAST = dict(FULL, num_train=16, num_test=16, batch_size=16, epochs=1, seeds=2,
+            resnet_stack_blocks=(1,), mobilenet_blocks=1, warm_epochs=1, finetune_epochs=1,
+            run_eagerly=True)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUTPUT = os.path.join(HERE, "results", "accuracy.json")
@@ -120,15 +123,12 @@ def network_builders(network, protocol, model_names=None):
                                        image_size, classes)
         elif network == "mobilenet":
             alpha = protocol["mobilenet_alpha"]
-            blocks = protocol["mobilenet_blocks"]
-            label = f"MobileNetV1(alpha={alpha}, {blocks} blocks)"
+            blocks = BLOCKS[:protocol["mobilenet_blocks"]]
+            label = f"MobileNetV1(alpha={alpha}, {len(blocks)} blocks)"
 
             def build(image_size, classes, kwargs=kwargs, alpha=alpha, blocks=blocks):
-                from keras_aw.applications.mobilenet import BLOCKS
-
                 return _with_rescaling(
-                    lambda **kw: MobileNetV1(alpha=alpha, blocks=BLOCKS[:blocks], **kwargs,
-                                             **kw),
+                    lambda **kw: MobileNetV1(alpha=alpha, blocks=blocks, **kwargs, **kw),
                     image_size, classes)
         else:
             raise ValueError(f"unknown network {network!r}")
@@ -137,15 +137,16 @@ def network_builders(network, protocol, model_names=None):
 
 
 def warm_start_select(network, model_names=None):
-    """Which Conv2D layers `convert_to_aw` converts: the ones the AW variant has as AWConv2D."""
-    family = "resnet" if network == "resnet" else None
-    if network == "mobilenet" or (network == "models"
-                                  and model_info(model_names[0]).family == "mobilenet"):
-        family = "mobilenet"
-    if family == "mobilenet":  # every pointwise convolution (the classifier is a 1x1 too)
-        return lambda layer: tuple(layer.kernel_size) == (1, 1) and layer.name.startswith(
-            "conv_pw_")
-    return None  # the paper's choice: every plain 3x3 Conv2D
+    """Which Conv2D layers `convert_to_aw` converts: those the AW variant has as AWConv2D.
+
+    MobileNet: every pointwise convolution (``conv_pw_*``); otherwise None,
+    the paper's choice (every plain 3x3 `Conv2D`).
+    """
+    if network == "mobilenet" or (
+            network == "models"
+            and model_info(keras_aw.registry.parse_spec(model_names[0])[0]).family == "mobilenet"):
+        return lambda layer: layer.name.startswith("conv_pw_")
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -166,11 +167,12 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(round(time.perf_counter() - self._start, 3))
 
 
-def compile_model(model, learning_rate, total_steps, epsilon=1e-7):
+def compile_model(model, learning_rate, total_steps, epsilon=1e-7, run_eagerly=False):
     """The recipe: Adam with a cosine decay to 0 over `total_steps`."""
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(total_steps, 1))
     model.compile(optimizer=keras.optimizers.Adam(schedule, epsilon=epsilon),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  run_eagerly=run_eagerly)
 
 
 def fit(model, data, epochs, batch_size, seed):
@@ -230,7 +232,8 @@ def train_variant(study, variant, label, build, data, protocol, seed, num_classe
     keras.utils.set_random_seed(seed)
     model = build(protocol["image_size"], num_classes)
     compile_model(model, protocol["learning_rate"],
-                  protocol["epochs"] * steps_per_epoch(data, protocol["batch_size"]))
+                  protocol["epochs"] * steps_per_epoch(data, protocol["batch_size"]),
+                  run_eagerly=protocol.get("run_eagerly", False))
     seconds, history = fit(model, data, protocol["epochs"], protocol["batch_size"], seed)
     return [run_record(study, variant, label, seed, model, seconds, history, data,
                        protocol["batch_size"])]
@@ -248,7 +251,9 @@ def warm_start(label, build, select, data, protocol, seed, num_classes):
     keras.utils.set_random_seed(seed)
     steps = steps_per_epoch(data, protocol["batch_size"])
     base = build(protocol["image_size"], num_classes)
-    compile_model(base, protocol["learning_rate"], protocol["warm_epochs"] * steps)
+    eager = protocol.get("run_eagerly", False)
+    compile_model(base, protocol["learning_rate"], protocol["warm_epochs"] * steps,
+                  run_eagerly=eager)
     base_seconds, _ = fit(base, data, protocol["warm_epochs"], protocol["batch_size"], seed)
     base_acc, _ = evaluate(base, data, protocol["batch_size"])
 
@@ -257,7 +262,7 @@ def warm_start(label, build, select, data, protocol, seed, num_classes):
     records = []
     for arm, model in (("convert_to_aw + F", aw), ("plain + F", base)):
         compile_model(model, protocol["finetune_learning_rate"],
-                      protocol["finetune_epochs"] * steps, epsilon=1e-10)
+                      protocol["finetune_epochs"] * steps, epsilon=1e-10, run_eagerly=eager)
         seconds, history = fit(model, data, protocol["finetune_epochs"],
                                protocol["batch_size"], seed)
         records.append(run_record(
@@ -327,7 +332,7 @@ def variants_plain(builders, network):
     if network != "models":
         return "plain"
     first = next(iter(builders))
-    if model_info(first).variant == "plain":
+    if model_info(keras_aw.registry.parse_spec(first)[0]).variant == "plain":
         return first
     print(f"no warm-start study: the first model {first!r} is not a plain network")
     return None
@@ -389,6 +394,11 @@ def main(argv=None):
             raise SystemExit(f"--resume: {args.output} was written with another protocol")
         data_out["runs"] = previous["runs"]
         data_out["wall_seconds"] = previous.get("wall_seconds", 0.0)
+        # Studies of the earlier invocation(s) that this one does not run stay in the file
+        # (and in the report): every run made is reported.
+        for study, spec in previous["studies"].items():
+            data_out["studies"].setdefault(study, spec)
+        data_out["command"] = previous["command"] + "; then " + data_out["command"]
     done = {(r["study"], r["variant"], r["seed"]) for r in data_out["runs"]}
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
 

@@ -1,0 +1,140 @@
+"""benchmarks/accuracy.py --fast: every variant of every study trains, and the JSON and the report
+hold together (structure and statistics only; no accuracy value is checked)."""
+
+import json
+import math
+import os
+import statistics
+import sys
+
+import pytest
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "benchmarks")
+sys.path.insert(0, BENCHMARKS)
+
+# t_{0.975, df} (scipy.stats.t.ppf(0.975, df)), written out so the check does not reuse the
+# script's own table.
+T975 = {1: 12.706204736, 2: 4.302652730, 3: 3.182446305, 4: 2.776445105, 5: 2.570581836,
+        9: 2.262157163, 29: 2.045229642, 30: 2.042272456, 40: 2.021075390, 100: 1.983971519}
+
+
+@pytest.fixture(scope="module")
+def fast_run(tmp_path_factory):
+    import accuracy
+
+    out = tmp_path_factory.mktemp("accuracy") / "acc.json"
+    accuracy.main(["--fast", "--output", str(out)])
+    with open(out) as f:
+        data = json.load(f)
+    with open(out.with_suffix(".md")) as f:
+        markdown = f.read()
+    return out, data, markdown
+
+
+def _recomputed_pair(runs, variant, baseline):
+    acc = {(r["variant"], r["seed"]): r["test_accuracy"] for r in runs}
+    seeds = sorted(s for v, s in acc if v == variant)
+    diffs = [acc[(variant, s)] - acc[(baseline, s)] for s in seeds]
+    mean = sum(diffs) / len(diffs)
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1))
+    half = T975[len(diffs) - 1] * sd / math.sqrt(len(diffs))
+    return seeds, diffs, mean, half
+
+
+@pytest.mark.backend_independent
+def test_fast_run_trains_every_variant_and_seed(fast_run):
+    _, data, _ = fast_run
+    seeds = data["protocol"]["seed_list"]
+    assert len(seeds) == data["protocol"]["seeds"] == 2 and len(set(seeds)) == 2
+    assert data["complete"] and data["wall_seconds"] > 0
+    assert set(data["studies"]) == {"resnet", "mobilenet", "warmstart"}
+    for network in ("resnet", "mobilenet"):
+        assert data["studies"][network]["variants"] == ["plain", "se", "cbam", "aw", "aw-se",
+                                                        "aw-cbam"]
+    assert data["studies"]["warmstart"]["variants"] == ["plain + F", "convert_to_aw + F"]
+    for study, spec in data["studies"].items():
+        runs = [r for r in data["runs"] if r["study"] == study]
+        assert sorted((r["variant"], r["seed"]) for r in runs) == sorted(
+            (v, s) for v in spec["variants"] for s in seeds)
+        epochs = data["protocol"]["finetune_epochs" if study == "warmstart" else "epochs"]
+        for r in runs:
+            assert 0.0 <= r["test_accuracy"] <= 1.0 and math.isfinite(r["test_loss"])
+            assert len(r["epoch_seconds"]) == epochs and r["params"] > 0
+        params = {r["variant"]: r["params"] for r in runs}
+        if study != "warmstart":
+            for variant in ("se", "cbam", "aw", "aw-se", "aw-cbam"):
+                assert params[variant] > params["plain"], (study, variant)
+            assert params["aw-se"] > params["se"] and params["aw-cbam"] > params["cbam"]
+        else:
+            assert params["convert_to_aw + F"] > params["plain + F"]
+            for r in runs:
+                assert 0.0 <= r["base_test_accuracy"] <= 1.0
+            converted = [r for r in runs if r["variant"] == "convert_to_aw + F"]
+            assert all(0.0 <= r["converted_test_accuracy"] <= 1.0 for r in converted)
+
+
+@pytest.mark.backend_independent
+def test_fast_run_statistics_come_from_per_seed_pairs(fast_run):
+    import accuracy_report
+
+    _, data, markdown = fast_run
+    summary = accuracy_report.summarize(data)
+    for study, spec in data["studies"].items():
+        runs = [r for r in data["runs"] if r["study"] == study]
+        expected = [(v, spec["reference"]) for v in spec["variants"] if v != spec["reference"]]
+        expected += [tuple(c) for c in spec["comparisons"]]
+        pairs = {(p["variant"], p["baseline"]): p for p in summary[study]["paired"]}
+        assert sorted(pairs) == sorted(expected)
+        for (variant, baseline), pair in pairs.items():
+            seeds, diffs, mean, half = _recomputed_pair(runs, variant, baseline)
+            assert pair["seeds"] == seeds
+            assert pair["differences"] == pytest.approx(diffs, abs=1e-12)
+            assert pair["mean_diff"] == pytest.approx(mean, abs=1e-12)
+            assert pair["ci95"] == pytest.approx([mean - half, mean + half], abs=1e-6)
+            assert pair["wins"] == sum(d > 0 for d in diffs)
+            # The report prints these numbers (percentage points, 2 decimals).
+            row = (f"| {variant} − {baseline} | {len(seeds)} | {100 * mean:+.2f} | "
+                   f"[{100 * (mean - half):+.2f}, {100 * (mean + half):+.2f}] |")
+            assert row in markdown, row
+        for row in summary[study]["rows"]:
+            accs = [r["test_accuracy"] for r in runs if r["variant"] == row["variant"]]
+            assert row["n"] == len(accs) == 2
+            assert row["mean"] == pytest.approx(statistics.fmean(accs), abs=1e-12)
+            assert row["sd"] == pytest.approx(statistics.stdev(accs), abs=1e-12)
+
+
+@pytest.mark.backend_independent
+def test_fast_run_report_structure(fast_run):
+    _, data, markdown = fast_run
+    for heading in ("## Protocol", "## How to rerun", "## Results", "### ResNet",
+                    "### MobileNet v1", "### Warm start"):
+        assert heading in markdown
+    for seed in data["protocol"]["seed_list"]:
+        assert sum(line.startswith(f"| {seed} | ") for line in markdown.splitlines()) == 3
+    for run in data["runs"]:  # every run's accuracy is printed in a per-seed table
+        assert f"{100 * run['test_accuracy']:.2f} (" in markdown
+
+
+@pytest.mark.backend_independent
+def test_resume_skips_finished_runs(fast_run, capsys):
+    import accuracy
+
+    out, data, _ = fast_run
+    accuracy.main(["--fast", "--output", str(out), "--resume"])
+    with open(out) as f:
+        again = json.load(f)
+    assert again["runs"] == data["runs"]
+    assert "test acc" not in capsys.readouterr().out  # nothing was trained again
+
+
+@pytest.mark.backend_independent
+def test_t_quantile_and_interval():
+    import accuracy_report
+
+    for df, t in T975.items():
+        assert accuracy_report.t_quantile_975(df) == pytest.approx(t, abs=2e-4)
+    mean, half = accuracy_report.paired_ci([0.01, 0.03, -0.01])
+    assert mean == pytest.approx(0.01)
+    assert half == pytest.approx(T975[2] * 0.02 / math.sqrt(3), rel=1e-4)
+    assert accuracy_report.paired_ci([0.02]) == (0.02, None)

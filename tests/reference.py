@@ -24,12 +24,30 @@ def batch_norm_inference(x, gamma, beta, mean, var, eps):
     return gamma * (x - mean) / np.sqrt(var + eps) + beta
 
 
-def attention(x, kernel_shape, conv1, bn1, conv2, bn2, rc1, rc2):
-    """A with shape (N, kh, kw, C1, C2). bn* = (gamma, beta, mean, var, eps)."""
+def batch_statistics(x):
+    """Mean and biased variance over every axis but the last (channels-last BatchNorm)."""
+    axes = tuple(range(x.ndim - 1))
+    return x.mean(axis=axes), x.var(axis=axes)
+
+
+def attention(x, kernel_shape, conv1, bn1, conv2, bn2, rc1, rc2, batch_stats=None):
+    """A with shape (N, kh, kw, C1, C2). bn* = (gamma, beta, mean, var, eps).
+
+    With `batch_stats` a list, the BatchNorms run in training mode: they normalize with
+    the statistics of their own input over the batch and the kh x kw pooled cells (the
+    mean/var of bn* are ignored), and each one's (mean, biased variance) is appended.
+    """
     kh, kw, c1, c2 = kernel_shape
+
+    def batch_norm(z, gamma, beta, mean, var, eps):
+        if batch_stats is not None:
+            mean, var = batch_statistics(z)
+            batch_stats.append((mean, var))
+        return batch_norm_inference(z, gamma, beta, mean, var, eps)
+
     a = adaptive_avg_pool(x, kh, kw)
-    a = np.maximum(batch_norm_inference(a @ conv1, *bn1), 0.0)
-    a = batch_norm_inference(a @ conv2, *bn2)
+    a = np.maximum(batch_norm(a @ conv1, *bn1), 0.0)
+    a = batch_norm(a @ conv2, *bn2)
     a = 1.0 / (1.0 + np.exp(-a))
     g1, g2 = c1 // rc1, c2 // rc2
     full = np.zeros((x.shape[0], kh, kw, c1, c2))

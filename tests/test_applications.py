@@ -2,8 +2,11 @@
 
 Expected values come from outside the implementation: keras.applications'
 signatures and models, torchvision's published parameter counts, the paper's
-Table 1 (SPEC §4) and the SPEC's parameter formulas, Keras's pinned hash of
-its ImageNet class index.
+Table 1 (SPEC §4; the registry's copy of it is checked in test_registry.py) and
+the SPEC's parameter formulas, Keras's pinned hash of its ImageNet class index.
+
+Tests of structure, counts, signatures, pre/post-processing and argument errors are
+marked `backend_independent` (run under one backend); training and saving run under all.
 """
 
 import hashlib
@@ -15,8 +18,9 @@ import keras
 import numpy as np
 import pytest
 
+import keras_aw
 from helpers import randomize_batchnorm, to_numpy
-from keras_aw import applications
+from keras_aw import applications, registry
 from keras_aw.applications import imagenet_utils, mobilenet, resnet
 from keras_aw.layers import CBAM, AWConv2D, SqueezeExcite
 from keras_aw.utils import profile
@@ -35,6 +39,7 @@ def trainable_count(model):
 # --------------------------------------------------------------------------- signatures
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("builder", ALL_BUILDERS)
 def test_signature_matches_keras_applications(builder):
     ours = inspect.signature(getattr(applications, builder))
@@ -63,6 +68,7 @@ def test_signature_matches_keras_applications(builder):
     assert "Args:" in doc and "Example:" in doc and "Returns:" in doc
 
 
+@pytest.mark.backend_independent
 def test_named_builders_forward_to_the_generic_builders(monkeypatch):
     """Each named builder is one call of `ResNet` / `MobileNetV1` with its variant's settings."""
     calls = []
@@ -92,6 +98,7 @@ def test_named_builders_forward_to_the_generic_builders(monkeypatch):
         assert kwargs == expected, builder
 
 
+@pytest.mark.backend_independent
 def test_modules_expose_preprocess_and_decode():
     for module in (resnet, mobilenet):
         assert callable(module.preprocess_input) and callable(module.decode_predictions)
@@ -124,6 +131,7 @@ MOBILENET_DW = [32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024]
 MOBILENET_PW = [64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024]
 
 
+@pytest.mark.backend_independent
 def test_formulas_reproduce_spec_numbers():
     """The test's own formulas give the SPEC §4 increments (so they can be trusted below)."""
     r50, r101 = (3, 4, 6, 3), (3, 4, 23, 3)
@@ -136,85 +144,89 @@ def test_formulas_reproduce_spec_numbers():
     assert abs(sum(se_params(c) for c in MOBILENET_DW + MOBILENET_PW) - 0.84e6) < 0.01e6
 
 
-# Table 1 rows built once per test session, at 224x224 (builder, cbam, paper GFLOPs, params M).
-TABLE1_ROWS = [
-    ("ResNet50", None, 3.86, 25.56),
-    ("AWResNet50", None, 3.87, 25.72),
-    ("SEResNet50", None, 3.87, 28.09),
-    ("AWSEResNet50", None, 3.88, 28.25),
-    ("AWCBAMResNet50", "maxpool", 3.89, 28.25),
-    ("AWCBAMResNet50", "spatial", 3.90, 28.25),
-    ("MobileNet", None, 0.569, 4.23),
-    ("SEMobileNet", None, 0.581, 5.07),
-    ("AWSEMobileNet", None, 0.623, 5.52),
-    ("CBAMMobileNet", "full", 0.611, 5.07),
-    ("AWCBAMMobileNet", "spatial", 0.652, 5.52),
-]
+def table1_rows(family):
+    """The registry's Table 1 rows (spec, PaperResult) of one network family."""
+    rows = [(spec, row) for spec, info, row in registry.paper_rows() if info.family == family]
+    assert rows, family
+    return rows
 
 
 @pytest.fixture(scope="module")
 def table1():
-    """{(builder, cbam): (model, profile)} for the ResNet50 and MobileNet rows of Table 1."""
+    """{spec: (model, profile)} for the ResNet50 and MobileNet rows of Table 1, at 224x224."""
     built = {}
-    for builder, cbam, _, _ in TABLE1_ROWS:
-        model = getattr(applications, builder)(**({"cbam": cbam} if cbam else {}))
-        built[(builder, cbam)] = (model, profile(model))
+    for family in ("resnet50", "mobilenet"):
+        for spec, _ in table1_rows(family):
+            model = keras_aw.create_model(spec)
+            built[spec] = (model, profile(model))
     return built
 
 
+@pytest.mark.backend_independent
 def test_table1_resnet50_rows(table1):
     """Trainable parameters within 0.01 M of the paper, GFLOPs near it, increments exact."""
-    counts = {key: p.trainable_params for key, (_, p) in table1.items()}
-    for builder, cbam, paper_gflops, paper_params in TABLE1_ROWS[:6]:
-        p = table1[(builder, cbam)][1]
-        assert abs(p.trainable_params / 1e6 - paper_params) <= 0.01, (builder, cbam, p)
-        assert abs(p.gflops - paper_gflops) <= 0.03, (builder, cbam, p)
-    r50 = table1[("ResNet50", None)][1]
+    counts = {spec: p.trainable_params for spec, (_, p) in table1.items()}
+    rows = table1_rows("resnet50")
+    assert len(rows) == 6
+    for spec, row in rows:
+        p = table1[spec][1]
+        assert abs(p.trainable_params / 1e6 - row.metrics["params_m"]) <= 0.01, (spec, p)
+        assert abs(p.gflops - row.metrics["gflops"]) <= 0.03, (spec, p)
+    r50 = table1["ResNet50"][1]
     assert r50.trainable_params == 25_557_032  # torchvision resnet50's published count
     assert round(r50.gflops, 2) == 3.86
     aw = sum(aw_extra_params(c, c) for c in resnet_3x3_widths((3, 4, 6, 3)))
     se = sum(se_params(c) for c in resnet_se_widths((3, 4, 6, 3)))
-    assert counts[("AWResNet50", None)] == r50.trainable_params + aw
-    assert counts[("SEResNet50", None)] == r50.trainable_params + se
-    assert counts[("AWSEResNet50", None)] == r50.trainable_params + aw + se
+    assert counts["AWResNet50"] == r50.trainable_params + aw
+    assert counts["SEResNet50"] == r50.trainable_params + se
+    assert counts["AWSEResNet50"] == r50.trainable_params + aw + se
     # CBAM "maxpool" has the SE's parameters; "spatial" adds 7*7*2 weights + BN (2) per module.
-    assert counts[("AWCBAMResNet50", "maxpool")] == r50.trainable_params + aw + se
-    assert counts[("AWCBAMResNet50", "spatial")] == r50.trainable_params + aw + se + 16 * 100
-    aw_gflops = table1[("AWResNet50", None)][1].gflops - r50.gflops
+    assert counts["AWCBAMResNet50:maxpool"] == r50.trainable_params + aw + se
+    assert counts["AWCBAMResNet50:spatial"] == r50.trainable_params + aw + se + 16 * 100
+    aw_gflops = table1["AWResNet50"][1].gflops - r50.gflops
     assert 0.005 <= aw_gflops <= 0.02, aw_gflops  # the paper's "3.86 -> 3.87"
 
 
+@pytest.mark.backend_independent
 def test_table1_mobilenet_rows(table1):
     """MobileNet rows equal what the SPEC design gives (the paper's AW rows are inconsistent)."""
-    mob = table1[("MobileNet", None)][1]
-    assert abs(mob.trainable_params / 1e6 - 4.23) <= 0.005
-    assert abs(mob.gflops - 0.569) <= 0.001
+    paper = {spec: row.metrics for spec, row in table1_rows("mobilenet")}
+    mob = table1["MobileNet"][1]
+    assert abs(mob.trainable_params / 1e6 - paper["MobileNet"]["params_m"]) <= 0.005
+    assert abs(mob.gflops - paper["MobileNet"]["gflops"]) <= 0.001
     se = sum(se_params(c) for c in MOBILENET_DW + MOBILENET_PW)
     aw = sum(aw_extra_params(a, b) for a, b in zip(MOBILENET_DW, MOBILENET_PW))
     spatial_gates = 26 * (98 + 2)
     expected = {
-        ("SEMobileNet", None): se,
-        ("AWSEMobileNet", None): se + aw,
-        ("CBAMMobileNet", "full"): se + spatial_gates,
-        ("AWCBAMMobileNet", "spatial"): se + aw + spatial_gates,
+        "SEMobileNet": se,
+        "AWSEMobileNet": se + aw,
+        "CBAMMobileNet:full": se + spatial_gates,
+        "AWCBAMMobileNet:spatial": se + aw + spatial_gates,
     }
-    for key, extra in expected.items():
-        p = table1[key][1]
-        assert p.trainable_params == mob.trainable_params + extra, key
-        assert mob.gflops < p.gflops < 0.66, key
-    assert abs(table1[("SEMobileNet", None)][1].trainable_params / 1e6 - 5.07) <= 0.005
+    assert sorted(paper) == sorted([*expected, "MobileNet"])
+    for spec, extra in expected.items():
+        p = table1[spec][1]
+        assert p.trainable_params == mob.trainable_params + extra, spec
+        assert mob.gflops < p.gflops < 0.66, spec
+    se_paper = paper["SEMobileNet"]["params_m"]
+    assert abs(table1["SEMobileNet"][1].trainable_params / 1e6 - se_paper) <= 0.005
 
 
+@pytest.mark.backend_independent
 def test_table1_resnet101_rows():
     """ResNet101: torchvision's 44,549,160 plus exactly the SPEC's SE and AW increments."""
-    model = applications.AWSEResNet101()
+    paper = {spec: row.metrics for spec, row in table1_rows("resnet101")}
+    model = keras_aw.create_model("AWSEResNet101")
     p = profile(model)
     blocks = (3, 4, 23, 3)
     aw = sum(aw_extra_params(c, c) for c in resnet_3x3_widths(blocks))
     se = sum(se_params(c) for c in resnet_se_widths(blocks))
     assert p.trainable_params == 44_549_160 + aw + se  # torchvision resnet101's count + SPEC
-    assert abs((44_549_160 + se) / 1e6 - 49.33) <= 0.01  # the SE-ResNet101 row
-    assert 7.58 <= p.gflops <= 7.61, p  # paper: ResNet101 7.57, AW-SE-ResNet101 7.59
+    assert abs(44_549_160 / 1e6 - paper["ResNet101"]["params_m"]) <= 0.01
+    assert abs((44_549_160 + se) / 1e6 - paper["SEResNet101"]["params_m"]) <= 0.01
+    # paper: ResNet101 7.57, AW-SE-ResNet101 7.59
+    assert paper["ResNet101"]["gflops"] + 0.01 <= p.gflops, p
+    assert p.gflops <= paper["AWSEResNet101"]["gflops"] + 0.02, p
     assert sum(isinstance(l, AWConv2D) for l in model.layers) == 33
 
 
@@ -225,12 +237,24 @@ def non_input_layers(model):
     return [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
 
 
+def layer_names(model):
+    """Layer names, an automatic name (the class's in snake case) without the ``_N`` Keras
+    appends to keep it unique in the session: N counts what earlier tests built."""
+    names = []
+    for layer in non_input_layers(model):
+        auto = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", type(layer).__name__)
+        auto = re.sub(r"([a-z])([A-Z])", r"\1_\2", auto).lower()
+        names.append(auto if re.fullmatch(re.escape(auto) + r"(_\d+)?", layer.name) else layer.name)
+    return names
+
+
+@pytest.mark.backend_independent
 def test_resnet50_matches_keras_applications_layout(table1):
     """Same layer names, in order, types and output shapes as keras.applications.ResNet50."""
-    ours = table1[("ResNet50", None)][0]
+    ours = table1["ResNet50"][0]
     theirs = keras.applications.ResNet50(weights=None)
     ours_layers, theirs_layers = non_input_layers(ours), non_input_layers(theirs)
-    assert [l.name for l in ours_layers] == [l.name for l in theirs_layers]
+    assert layer_names(ours) == layer_names(theirs)
     for a, b in zip(ours_layers, theirs_layers):
         assert tuple(a.output.shape) == tuple(b.output.shape), a.name
         assert type(a) is type(b), a.name
@@ -243,11 +267,12 @@ def test_resnet50_matches_keras_applications_layout(table1):
     assert trainable_count(ours) == trainable_count(theirs) - biases
 
 
+@pytest.mark.backend_independent
 def test_mobilenet_matches_keras_applications_layout(table1):
-    ours = table1[("MobileNet", None)][0]
+    ours = table1["MobileNet"][0]
     theirs = keras.applications.MobileNet(weights=None)
     ours_layers, theirs_layers = non_input_layers(ours), non_input_layers(theirs)
-    assert [l.name for l in ours_layers] == [l.name for l in theirs_layers]
+    assert layer_names(ours) == layer_names(theirs)
     for a, b in zip(ours_layers, theirs_layers):
         assert tuple(a.output.shape) == tuple(b.output.shape), a.name
         assert type(a) is type(b), a.name
@@ -255,8 +280,9 @@ def test_mobilenet_matches_keras_applications_layout(table1):
     assert ours.name == theirs.name == "mobilenet_1.00_224"
 
 
+@pytest.mark.backend_independent
 def test_attention_placement_and_names(table1):
-    model = table1[("AWSEResNet50", None)][0]
+    model = table1["AWSEResNet50"][0]
     assert isinstance(model.get_layer("conv3_block2_2_conv"), AWConv2D)
     assert not isinstance(model.get_layer("conv3_block2_1_conv"), AWConv2D)
     assert not isinstance(model.get_layer("conv3_block2_3_conv"), AWConv2D)
@@ -272,12 +298,12 @@ def test_attention_placement_and_names(table1):
     assert all(l.strides == (1, 1) for l in model.layers if isinstance(l, AWConv2D))
     assert model.name == "aw_se_resnet50"
 
-    model = table1[("AWCBAMResNet50", "maxpool")][0]
+    model = table1["AWCBAMResNet50:maxpool"][0]
     cbam = model.get_layer("conv4_block6_cbam")
     assert isinstance(cbam, CBAM) and cbam.mode == "maxpool"
     assert cbam.input is model.get_layer("conv4_block6_3_bn").output
 
-    model = table1[("AWCBAMMobileNet", "spatial")][0]
+    model = table1["AWCBAMMobileNet:spatial"][0]
     for i in range(1, 14):
         assert isinstance(model.get_layer(f"conv_pw_{i}"), AWConv2D)
         assert not isinstance(model.get_layer(f"conv_dw_{i}"), AWConv2D)
@@ -290,9 +316,10 @@ def test_attention_placement_and_names(table1):
     assert model.name == "aw_cbam_mobilenet_1.00_224"
 
 
+@pytest.mark.backend_independent
 def test_initialization_follows_the_references(table1):
     """ResNet: torchvision's He-normal fan-out kernels; MobileNet: Keras's Glorot uniform."""
-    model = table1[("AWSEResNet50", None)][0]
+    model = table1["AWSEResNet50"][0]
     for name in ("conv1_conv", "conv3_block2_1_conv", "conv3_block2_2_conv", "conv4_block1_0_conv"):
         kernel = to_numpy(model.get_layer(name).kernel)
         kh, kw, _, c_out = kernel.shape
@@ -301,7 +328,7 @@ def test_initialization_follows_the_references(table1):
         assert abs(kernel.std() / expected_std - 1) < 0.05, name
     bn = model.get_layer("conv3_block2_2_bn")
     assert np.all(to_numpy(bn.gamma) == 1) and np.all(to_numpy(bn.beta) == 0)
-    model = table1[("MobileNet", None)][0]
+    model = table1["MobileNet"][0]
     kernel = to_numpy(model.get_layer("conv_pw_7").kernel)
     limit = np.sqrt(6.0 / (512 + 512))
     assert np.abs(kernel).max() <= limit
@@ -407,6 +434,7 @@ def test_weights_file_is_loaded(tmp_path):
 # --------------------------------------------------------------------------- pre/post-processing
 
 
+@pytest.mark.backend_independent
 def test_preprocess_input_modes():
     rng = np.random.RandomState(0)
     images = rng.uniform(0, 255, (2, 4, 4, 3)).astype("float32")
@@ -420,6 +448,7 @@ def test_preprocess_input_modes():
         np.transpose(caffe, (0, 3, 1, 2)), rtol=1e-6)
 
 
+@pytest.mark.backend_independent
 def test_class_index_is_keras_file_and_decode_works_offline():
     with open(imagenet_utils.CLASS_INDEX_PATH, "rb") as f:
         # The MD5 that keras.applications.imagenet_utils pins for imagenet_class_index.json.
@@ -442,6 +471,7 @@ def test_class_index_is_keras_file_and_decode_works_offline():
 # --------------------------------------------------------------------------- bad input
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("builder", ["AWSEResNet50", "CBAMMobileNet"])
 @pytest.mark.parametrize("kwargs,match", [
     ({"input_shape": (64, 64)}, "input_shape"),
@@ -464,6 +494,7 @@ def test_bad_arguments_raise_clear_value_errors(builder, kwargs, match):
     assert next(iter(kwargs)) in str(info.value)  # the message names the argument
 
 
+@pytest.mark.backend_independent
 def test_more_bad_arguments():
     with pytest.raises(ValueError, match="no ImageNet-trained weights") as info:
         applications.ResNet50(weights="imagenet")

@@ -15,15 +15,18 @@ def _bn(layer):
             to_numpy(layer.moving_variance), layer.epsilon]
 
 
-def reference_output(layer, x_last):
-    """The layer's output computed by tests/reference.py from the layer's weights."""
+def reference_output(layer, x_last, batch_stats=None):
+    """The layer's output computed by tests/reference.py from the layer's weights.
+
+    `batch_stats`: see `reference.attention` (a list: the branch in training mode).
+    """
     c1 = x_last.shape[-1]
     rc1 = c1 if layer.reduction_c1 is None else layer.reduction_c1
     a = ref.attention(
         x_last, tuple(layer.kernel.shape),
         to_numpy(layer.attention_conv1.kernel)[0, 0], _bn(layer.attention_bn1),
         to_numpy(layer.attention_conv2.kernel)[0, 0], _bn(layer.attention_bn2),
-        rc1, layer.reduction_c2,
+        rc1, layer.reduction_c2, batch_stats=batch_stats,
     )
     bias = to_numpy(layer.bias) if layer.use_bias else None
     out = ref.aw_conv2d(x_last, to_numpy(layer.kernel), bias, a, layer.strides,
@@ -107,6 +110,76 @@ def test_input_smaller_than_kernel():
     assert rel_err(to_numpy(layer.attention_maps(x)), a) < 1e-5
 
 
+def _moving_statistics(layer):
+    return [to_numpy(v).copy() for bn in (layer.attention_bn1, layer.attention_bn2)
+            for v in (bn.moving_mean, bn.moving_variance)]
+
+
+def test_attention_branch_training_mode_matches_reference():
+    """training=True: the branch's BatchNorms normalize with the batch's statistics (mean and
+    biased variance over samples and pooled cells, Keras's epsilon), `fit` moves their moving
+    statistics to momentum * old + (1 - momentum) * batch statistic, and training=False uses
+    the moving statistics and leaves them unchanged; all against the NumPy reference."""
+    rng = np.random.RandomState(11)
+    x = rng.randn(4, 7, 7, 8).astype("float32")
+    inputs = keras.Input(x.shape[1:])
+    layer = AWConv2D(6, 3, padding="same", attention_reduction=4, reduction_c2=2)
+    model = keras.Model(inputs, layer(inputs))
+    randomize_batchnorm(layer, seed=12)
+    bns = (layer.attention_bn1, layer.attention_bn2)
+    for bn in bns:
+        assert bn.momentum == 0.99 and bn.epsilon == 1e-3  # Keras's defaults
+    moving = _moving_statistics(layer)
+
+    stats = []
+    expected_train, _ = reference_output(layer, x, batch_stats=stats)
+    expected_infer, a_infer = reference_output(layer, x)
+    assert len(stats) == 2
+    assert rel_err(expected_infer, expected_train) > 1e-2  # the check tells the modes apart
+    expected_moving = []
+    for bn, (mean, var), old_mean, old_var in zip(bns, stats, moving[0::2], moving[1::2]):
+        expected_moving += [bn.momentum * old_mean + (1 - bn.momentum) * mean,
+                            bn.momentum * old_var + (1 - bn.momentum) * var]
+
+    # training=False: the moving statistics, which it does not change.
+    assert rel_err(to_numpy(layer(x, training=False)), expected_infer) < 1e-5
+    assert rel_err(to_numpy(layer.attention_maps(x)), a_infer) < 1e-5
+    for value, old in zip(_moving_statistics(layer), moving):
+        np.testing.assert_array_equal(value, old)
+
+    # training=True, without side effects: the output and the would-be moving statistics.
+    values = [v.value for v in layer.trainable_variables]
+    non_trainable = [v.value for v in layer.non_trainable_variables]
+    y, updated = layer.stateless_call(values, non_trainable, x, training=True)
+    assert rel_err(to_numpy(y), expected_train) < 1e-5
+    by_path = dict(zip([v.path for v in layer.non_trainable_variables], updated))
+    statistics = [v for bn in bns for v in (bn.moving_mean, bn.moving_variance)]
+    for variable, expected in zip(statistics, expected_moving):
+        np.testing.assert_allclose(to_numpy(by_path[variable.path]), expected,
+                                   rtol=1e-5, atol=1e-6)
+
+    # One step of `fit` on the whole batch: the loss is that of the batch-statistics
+    # output, and the moving statistics move by the batch's statistics.
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    history = model.fit(x, np.zeros_like(expected_train), batch_size=len(x), epochs=1,
+                        shuffle=False, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(np.mean(expected_train ** 2), rel=1e-5)
+    for value, expected, old in zip(_moving_statistics(layer), expected_moving, moving):
+        np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-6)
+        assert np.max(np.abs(value - old)) > 1e-3  # the update is far above the tolerance
+
+    # After training, inference uses the new moving statistics (and the new weights) ...
+    moving = _moving_statistics(layer)
+    _, a_train = reference_output(layer, x, batch_stats=[])
+    expected_infer, a_infer = reference_output(layer, x)
+    assert rel_err(to_numpy(model(x, training=False)), expected_infer) < 1e-5
+    assert rel_err(to_numpy(layer.attention_maps(x)), a_infer) < 1e-5
+    for value, old in zip(_moving_statistics(layer), moving):
+        np.testing.assert_array_equal(value, old)
+    # ... and attention_maps(training=True) the batch's statistics.
+    assert rel_err(to_numpy(layer.attention_maps(x, training=True)), a_train) < 1e-5
+
+
 def test_attention_maps_shape_and_range():
     layer = AWConv2D(8, (3, 5), padding="same")
     a = to_numpy(layer.attention_maps(np.ones((4, 10, 10, 16), "float32")))
@@ -116,23 +189,29 @@ def test_attention_maps_shape_and_range():
     np.testing.assert_array_equal(a, np.broadcast_to(a[:, :, :, :1, :], a.shape))
 
 
-@pytest.mark.parametrize("path", ["kernel", "taps", "groups", "conv"])
-@pytest.mark.parametrize("case", [
+def _path_cases(paths, cases):
+    """(path, ..., case) parameters, leaving out the "taps" path with a modulation not
+    shared along input channels (G1 > 1), which it refuses (test_bad_formulation_arguments)."""
+    return [pytest.param(*path, case, id=f"{'-'.join(path)}-{i}")
+            for path in paths for i, case in enumerate(cases)
+            if not (path[0] == "taps" and case["groups"][0] != 1)]
+
+
+FORWARD_CASES = [
     dict(strides=(1, 1), padding="same", dilation_rate=(1, 1), groups=(1, 6)),
     dict(strides=(2, 2), padding="valid", dilation_rate=(1, 1), groups=(1, 3)),
     dict(strides=(1, 1), padding="same", dilation_rate=(2, 2), groups=(1, 6)),
     dict(strides=(2, 1), padding="same", dilation_rate=(1, 1), groups=(4, 2)),
     dict(strides=(3, 3), padding="valid", dilation_rate=(1, 1), groups=(1, 2)),
     dict(strides=(1, 1), padding="valid", dilation_rate=(1, 1), groups=(2, 3)),
-])
+]
+
+
+@pytest.mark.parametrize("path,case", _path_cases(
+    [("kernel",), ("taps",), ("groups",), ("conv",)], FORWARD_CASES))
 def test_every_contraction_path_matches_reference(path, case):
     """Each formulation of ops.per_sample_conv2d, forced, against the NumPy loop."""
     g1, g2 = case["groups"]
-    if path == "taps" and g1 != 1:
-        with pytest.raises(ValueError, match="path='taps'"):
-            per_sample_conv2d(np.zeros((1, 5, 5, 4), "float32"), np.zeros((3, 3, 4, 6), "float32"),
-                              np.zeros((1, 3, 3, g1, g2), "float32"), path=path)
-        return
     rng = np.random.RandomState(5)
     n = 1 if path == "conv" else 3  # "conv" is the static batch-of-one path
     x = rng.randn(n, 7, 6, 4).astype("float32")
@@ -147,10 +226,7 @@ def test_every_contraction_path_matches_reference(path, case):
     assert rel_err(y, expected) < 1e-5
 
 
-@pytest.mark.parametrize("path,gradient", [("kernel", "autodiff"), ("groups", "autodiff"),
-                                           ("taps", "autodiff"), ("taps", "correlate"),
-                                           ("taps", "keep")])
-@pytest.mark.parametrize("case", [
+GRADIENT_CASES = [
     dict(size=(7, 6), kernel=(3, 3), strides=(1, 1), padding="same", dilation_rate=(1, 1),
          groups=(1, 6)),
     dict(size=(7, 6), kernel=(3, 3), strides=(2, 2), padding="valid", dilation_rate=(1, 1),
@@ -163,13 +239,16 @@ def test_every_contraction_path_matches_reference(path, case):
          groups=(1, 6)),
     dict(size=(7, 6), kernel=(3, 3), strides=(2, 1), padding="same", dilation_rate=(1, 1),
          groups=(4, 2)),
-])
+]
+
+
+@pytest.mark.parametrize("path,gradient,case", _path_cases(
+    [("kernel", "autodiff"), ("groups", "autodiff"), ("taps", "autodiff"),
+     ("taps", "correlate"), ("taps", "keep")], GRADIENT_CASES))
 def test_every_contraction_path_gradient_matches_reference(path, gradient, case):
     """d/dx, d/dkernel, d/dmodulation of each formulation (the taps path with autodiff and
     with both hand-written gradients) against the NumPy loop's gradients."""
     g1, g2 = case["groups"]
-    if path == "taps" and g1 != 1:
-        return  # the taps path refuses G1 > 1 (tested above)
     rng = np.random.RandomState(8)
     n, (kh, kw), c1, c2 = 3, case["kernel"], 4, 6
     geometry = (case["strides"], case["padding"], case["dilation_rate"])
@@ -203,15 +282,19 @@ def test_every_contraction_path_gradient_matches_reference(path, gradient, case)
     assert rel_err(dmod_only, np.stack(expected_dmod)) < 1e-5
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(path="im2col"), "path='im2col'"),
-    (dict(gradient="numeric"), "gradient='numeric'"),
-    (dict(path="kernel", gradient="correlate"), "gradient='correlate'.*path='kernel'"),
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("kwargs,groups,message", [
+    (dict(path="im2col"), (1, 6), "path='im2col'"),
+    (dict(gradient="numeric"), (1, 6), "gradient='numeric'"),
+    (dict(path="kernel", gradient="correlate"), (1, 6), "gradient='correlate'.*path='kernel'"),
+    (dict(path="conv"), (1, 6), r"path='conv' needs a static batch of one.*\(2, 5, 5, 4\)"),
+    (dict(path="taps"), (4, 2), r"path='taps' needs .* input channels \(G1=1\); received G1=4"),
+    (dict(path="taps"), (2, 3), r"path='taps' needs .* input channels \(G1=1\); received G1=2"),
 ])
-def test_bad_formulation_arguments(kwargs, message):
+def test_bad_formulation_arguments(kwargs, groups, message):
     with pytest.raises(ValueError, match=message):
         per_sample_conv2d(np.zeros((2, 5, 5, 4), "float32"), np.zeros((3, 3, 4, 6), "float32"),
-                          np.zeros((2, 3, 3, 1, 6), "float32"), **kwargs)
+                          np.zeros((2, 3, 3) + groups, "float32"), **kwargs)
 
 
 def _gradient(fn, args):
@@ -340,12 +423,14 @@ BAD_ARGUMENTS = [
 ]
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("kwargs,error,message", BAD_ARGUMENTS)
 def test_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         AWConv2D(**kwargs)
 
 
+@pytest.mark.backend_independent
 def test_bad_inputs():
     with pytest.raises(ValueError, match=r"4-D input.*\(None, 8, 8, 3, 2\)"):
         AWConv2D(4, 3).build((None, 8, 8, 3, 2))

@@ -191,3 +191,79 @@ def plot_attention(model, image, output, title=None, max_channels=12, class_name
     fig.savefig(output, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return output
+
+
+def plot_detections(image, boxes, labels, scores, class_names, bounding_box_format,
+                    output=None, score_threshold=0.3):
+    """Draws detected (or ground-truth) boxes with class names and scores on an image.
+
+    Args:
+        image: (H, W, 3) image, uint8 or float in [0, 1].
+        boxes: (K, 4) boxes in `bounding_box_format`.
+        labels: (K,) class ids; entries of -1 (padding) are skipped.
+        scores: (K,) confidences, or None (ground truth: every box drawn, no score).
+            Boxes scoring below `score_threshold` are skipped.
+        class_names: sequence naming the class ids, or None (the ids are printed).
+        bounding_box_format: a `keras.utils.bounding_boxes` format ("yxyx", "xyxy",
+            "xywh", "center_xywh", "center_yxhw" or a "rel_" one).
+        output: optional path of a PNG to write.
+        score_threshold: lowest score drawn. Defaults to 0.3.
+
+    Returns:
+        The `matplotlib.figure.Figure` (also written to `output` when given).
+
+    Raises:
+        ValueError: an image that is not (H, W, 3), boxes that are not (K, 4) with
+            K labels (and K scores), or an unknown `bounding_box_format`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_aw.plots import plot_detections
+    >>> fig = plot_detections(np.zeros((64, 64, 3), np.uint8), [[8, 8, 40, 40]], [0],
+    ...                       [0.9], ["circle"], "yxyx")
+    >>> [t.get_text() for t in fig.axes[0].texts]
+    ['circle 0.90']
+    """
+    from keras_aw.detection.evaluation import to_xyxy
+
+    plt = _pyplot()
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"`image` must be (H, W, 3); received image.shape={image.shape}")
+    height, width = image.shape[:2]
+    boxes = np.asarray(boxes, np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    if boxes.shape != (len(labels), 4):
+        raise ValueError(
+            f"`boxes` must be (K, 4) with K = len(labels) = {len(labels)}; received "
+            f"boxes.shape={boxes.shape}"
+        )
+    if scores is not None:
+        scores = np.asarray(scores, np.float64).reshape(-1)
+        if scores.shape != labels.shape:
+            raise ValueError(
+                f"`scores` must have one entry per box ({len(labels)}); received "
+                f"scores.shape={scores.shape}"
+            )
+    xyxy = to_xyxy(boxes, bounding_box_format, height, width)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(image if image.dtype == np.uint8 else np.clip(image, 0, 1))
+    colours = plt.get_cmap("tab10")
+    for k, (box, label) in enumerate(zip(xyxy, labels)):
+        score = None if scores is None else float(scores[k])
+        if label < 0 or (score is not None and score < score_threshold):
+            continue
+        colour = colours(int(label) % 10)
+        ax.add_patch(plt.Rectangle((box[0], box[1]), box[2] - box[0], box[3] - box[1],
+                                   fill=False, edgecolor=colour, linewidth=2))
+        name = class_names[int(label)] if class_names is not None else str(int(label))
+        text = name if score is None else f"{name} {score:.2f}"
+        ax.text(box[0], box[1], text, color="white", fontsize=8, va="bottom",
+                bbox=dict(facecolor=colour, alpha=0.7, pad=1, edgecolor="none"))
+    ax.set_axis_off()
+    if output is not None:
+        directory = os.path.dirname(os.path.abspath(output))
+        os.makedirs(directory, exist_ok=True)
+        fig.savefig(output, dpi=90, bbox_inches="tight")
+    return fig

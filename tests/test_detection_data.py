@@ -1,5 +1,7 @@
 """Shapes-Detect, the tfds coco/2017 pipeline, and COCO AP on hand-made cases of known AP."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -156,17 +158,24 @@ def test_coco_unknown_format():
         coco_metrics(GT, GT_LABELS, GT, GT_LABELS, np.ones((2, 3)), (64, 64), "ltrb")
 
 
-def test_draw_detections():
-    import matplotlib
+def test_plot_detections(tmp_path):
+    from keras_aw.plots import plot_detections
 
-    matplotlib.use("Agg")
-    from keras_aw.detection import draw_detections
-
-    fig = draw_detections(np.zeros((64, 64, 3), np.uint8), GT[0], GT_LABELS[0],
-                          [0.9, 0.2, 0.0], shapes.CLASS_NAMES)
+    output = str(tmp_path / "det.png")
+    # GT[0] as xyxy: the same drawing as yxyx, coordinates swapped
+    boxes = np.asarray(GT[0])[:, [1, 0, 3, 2]]
+    fig = plot_detections(np.zeros((64, 64, 3), np.uint8), boxes, GT_LABELS[0],
+                          [0.9, 0.2, 0.0], shapes.CLASS_NAMES, "xyxy", output=output)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["circle 0.90"]  # the 0.2 box is below the threshold, -1 is padding
-    assert len(fig.axes[0].patches) == 1
+    (patch,) = fig.axes[0].patches
+    y0, x0, y1, x1 = np.asarray(GT[0][0], float)
+    assert patch.get_xy() == (x0, y0) and patch.get_width() == x1 - x0
+    assert os.path.getsize(output) > 0
+    with pytest.raises(ValueError, match="bounding_box_format='ltrb'"):
+        plot_detections(np.zeros((64, 64, 3)), boxes, GT_LABELS[0], None, None, "ltrb")
+    with pytest.raises(ValueError, match=r"boxes.shape=\(3, 3\)"):
+        plot_detections(np.zeros((64, 64, 3)), boxes[:, :3], GT_LABELS[0], None, None, "xyxy")
 
 
 # --------------------------------------------------------------------------- tfds coco/2017

@@ -7,6 +7,8 @@
   (need keras-hub).
 - `FPNRetinaNet` and the registered variants (`FPNResNet101`,
   `AWFPNResNet101`, ..., `AWCBAMFPNResNetSmall`): RetinaNet detectors.
+- `export_detector`: raw predictions to SavedModel / TFLite, checked for parity.
+- `profile_table2`: parameters and GFLOPs of the Table 2 backbones.
 - `coco`: COCO AP / AP50 / AP75 with pycocotools; `evaluate_detector`.
 
 keras-hub and pycocotools are the optional extra: ``pip install keras-aw[detection]``.
@@ -19,11 +21,13 @@ import importlib.util
 from keras_aw.detection import detectors
 from keras_aw.detection.detectors import *  # noqa: F401,F403  (registers the builders)
 from keras_aw.detection.detectors import FPNRetinaNet, build_encoder
+from keras_aw.detection.export import DetectorExport, export_detector
 from keras_aw.detection.fpn import FeaturePyramid
+from keras_aw.detection.profile import format_table2_profile, profile_table2
 
 _HUB_NAMES = ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone", "resnet_pyramid_outputs",
               "mobilenet_pyramid_outputs")
-_COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections", "draw_detections",
+_COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections",
                "check_targets", "to_xyxy")
 
 if importlib.util.find_spec("keras_hub") is not None:
@@ -46,5 +50,6 @@ def __getattr__(name):
     raise AttributeError(f"module 'keras_aw.detection' has no attribute {name!r}")
 
 
-__all__ = ["FeaturePyramid", "FPNRetinaNet", "build_encoder", "detectors",
+__all__ = ["FeaturePyramid", "FPNRetinaNet", "build_encoder", "detectors", "export_detector",
+           "DetectorExport", "profile_table2", "format_table2_profile",
            *_HUB_NAMES, *_COCO_NAMES, *detectors.__all__]

@@ -1,10 +1,11 @@
-"""COCO AP of a detector's predictions (pycocotools, Table 2's metric), and box drawing.
+"""COCO AP of a detector's predictions (pycocotools, Table 2's metric).
 
 - `coco_metrics`: AP (mAP@[.5:.95]), AP50, AP75 of detections against padded
   ground truth, computed by pycocotools' `COCOeval` (the official evaluator).
 - `evaluate_detector`: predicts with a keras-hub detector, then `coco_metrics`.
-- `draw_detections`: a matplotlib figure of an image with boxes, class names
-  and scores (for ``keras-aw visualize``).
+- `predict_detections`: NMS detections of a detector as NumPy arrays.
+
+Drawing detections is `keras_aw.plots.plot_detections`.
 
 Values are COCOeval's fractions in [0, 1] (the paper prints them x100).
 Targets use keras-hub's padded format: ``boxes`` (N, M, 4), ``labels`` (N, M),
@@ -220,51 +221,3 @@ def evaluate_detector(model, images, boxes, labels, batch_size=16, bounding_box_
     pred_boxes = to_xyxy(pred["boxes"], model_format, height, width)
     return coco_metrics(to_xyxy(gt, fmt, height, width), labels, pred_boxes, pred["labels"],
                         pred["confidence"], (height, width), "xyxy", model.num_classes)
-
-
-def draw_detections(image, boxes, labels, scores=None, class_names=None,
-                    bounding_box_format="yxyx", score_threshold=0.3, ax=None, title=None):
-    """Draws boxes with class names (and scores) on an image; returns the matplotlib figure.
-
-    Args:
-        image: (H, W, 3) uint8 or float image.
-        boxes: (K, 4) boxes in `bounding_box_format`.
-        labels: (K,) class ids; -1 entries are skipped.
-        scores: optional (K,) confidences; boxes below `score_threshold` are skipped.
-        class_names: optional sequence naming the class ids.
-        bounding_box_format: format of `boxes`.
-        score_threshold: lowest score drawn.
-        ax: optional matplotlib axes to draw on.
-        title: optional title.
-
-    Returns:
-        The `matplotlib.figure.Figure`.
-    """
-    import matplotlib.pyplot as plt
-
-    image = np.asarray(image)
-    height, width = image.shape[:2]
-    xyxy = to_xyxy(np.asarray(boxes, np.float64).reshape(-1, 4), bounding_box_format,
-                   height, width)
-    labels = np.asarray(labels).reshape(-1)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4, 4))
-    else:
-        fig = ax.figure
-    ax.imshow(image if image.dtype == np.uint8 else np.clip(image, 0, 1))
-    colours = plt.get_cmap("tab10")
-    for k, (box, label) in enumerate(zip(xyxy, labels)):
-        score = None if scores is None else float(np.asarray(scores).reshape(-1)[k])
-        if label < 0 or (score is not None and score < score_threshold):
-            continue
-        colour = colours(int(label) % 10)
-        ax.add_patch(plt.Rectangle((box[0], box[1]), box[2] - box[0], box[3] - box[1],
-                                   fill=False, edgecolor=colour, linewidth=2))
-        name = class_names[int(label)] if class_names is not None else str(int(label))
-        text = name if score is None else f"{name} {score:.2f}"
-        ax.text(box[0], box[1], text, color="white", fontsize=8, va="bottom",
-                bbox=dict(facecolor=colour, alpha=0.7, pad=1, edgecolor="none"))
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title)
-    return fig

@@ -193,6 +193,7 @@ def test_registered_variant_structure(variant):
     assert n_aw == (6 if fpn.aw else 0)
 
 
+@pytest.mark.backend_independent  # symbolic shapes and layer identity
 def test_encoder_pyramid_outputs_are_resnet_stages():
     from keras_aw.detection import MobileNetEncoder, ResNetEncoder
 
@@ -207,6 +208,7 @@ def test_encoder_pyramid_outputs_are_resnet_stages():
     assert enc.get_config()["stack_blocks"] == [1, 2, 1, 1]
 
 
+@pytest.mark.backend_independent
 def test_backbone_errors():
     from keras_aw.detection import FPNBackbone, ResNetEncoder
 

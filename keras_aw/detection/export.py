@@ -4,13 +4,16 @@
 returns: the raw ``{"bbox_regression", "cls_logits"}`` for every anchor, before
 box decoding and NMS. The SavedModel and the TFLite model take a batch of any
 size (the batch dimension stays dynamic); the TFLite model uses TFLite's builtin
-ops only (no Select TF ops). The detector's decoding and NMS are not in the
-artifacts: keras-hub's `NonMaxSuppression` layer is a Keras-ops implementation
-(score sorting, a ``while_loop`` over suppression rounds on a padded box set)
-that neither Keras's SavedModel exporter nor TFLite's converter turns into
-TFLite's builtin ``NON_MAX_SUPPRESSION_V5``; a deployment applies its runtime's
-own NMS to the decoded anchors (keras-hub's ``decode_deltas_to_boxes`` with the
-detector's ``anchor_generator``).
+ops only (no Select TF ops).
+
+Box decoding and NMS are not in the artifacts. keras-hub's `NonMaxSuppression`
+is a Keras-ops padded NMS (score sorting, nested ``while_loop``s over
+suppression rounds), not a call of a runtime's NMS op, and its output is a
+fixed-size padded set; converting it with builtin ops only has NOT been tried
+here (time), so it is not offered. A deployment decodes the regressions against
+the detector's anchors (``model.anchor_generator``, keras-hub's
+``decode_deltas_to_boxes``) and applies its runtime's own NMS (e.g. TFLite's
+builtin ``NON_MAX_SUPPRESSION_V5`` through ``tf.image.non_max_suppression``).
 
 Exporting needs the TensorFlow backend (Keras 3.15's TFLite path does; a
 `.keras` copy of a model trained under JAX or PyTorch loads under TensorFlow).

@@ -11,9 +11,11 @@ prints a Table-2-style table.
 
 Exits with status 1 if the AW-FPN detector's AP50 on the test split is below
 `AP50_FLOOR` (full run only): the detector must have learned to detect. An
-untrained RetinaNet scores an AP50 of 0.00 on this data (measured with --fast).
-The floor value is PROVISIONAL: the full recipe has not yet been measured on a
-quiet machine (see docs/table2.md).
+untrained RetinaNet scores an AP50 of 0.00 on this data (measured with --fast:
+4 steps of 16 images per detector, 95-138 s under PyTorch on a loaded 2-core
+machine, AP = AP50 = AP75 = 0.00 for both). The floor value is PROVISIONAL: the
+full recipe has not been measured, and at ~32 s per step of the one-block ResNet
+it takes hours, not the ~10 minutes stated below (see docs/table2.md).
 
 Needs ``pip install keras-aw[detection]``; any Keras backend (KERAS_BACKEND).
 """

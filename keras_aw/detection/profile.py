@@ -99,6 +99,6 @@ def format_table2_profile(rows, image_size):
     lines = [f"| FPN variant | backbone params (M) | backbone GFLOPs @ {image_size} | "
              "FPN params (M) | FPN GFLOPs |", "|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['variant']} | {r['params'] / 1e6:.2f} | {r['gflops']:.2f} | "
+        lines.append(f"| {r['variant']} | {r['params'] / 1e6:.2f} | {r['gflops']:.3f} | "
                      f"{r['fpn_params'] / 1e6:.3f} | {r['fpn_gflops']:.3f} |")
     return "\n".join(lines)

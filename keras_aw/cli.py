@@ -341,17 +341,16 @@ def _visualize_detections(model, args, class_names):
     size = model.inputs[0].shape[1]
     if args.image is None:
         _, (xt, _) = training.load_detection_data("shapes", size, 1, args.index + 1, args.seed)
-        image, source = xt[args.index], f"Shapes-Detect test image {args.index}"
+        image = xt[args.index]
     else:
-        image, source = _image_file(model, args.image, args.resize)
+        image, _ = _image_file(model, args.image, args.resize)
         image = image * training.DETECTOR_INPUT_SCALE
     found = detection.predict_detections(model, image[None])
     count = int(found["num_detections"][0])
     plots.plot_detections(image, found["boxes"][0][:count], found["labels"][0][:count],
                           found["confidence"][0][:count],
                           class_names or list(shapes.CLASS_NAMES), model.bounding_box_format,
-                          output=args.output, score_threshold=args.score_threshold,
-                          title=f"{model.name} on {source}")
+                          output=args.output, score_threshold=args.score_threshold)
     print(f"wrote {args.output}")
     return 0
 

@@ -23,11 +23,15 @@ True
 """
 
 import csv
+import io
 import json
 import os
 import tempfile
 import time
+import warnings
+import zipfile
 
+import h5py
 import keras
 
 import keras_aw.plots as plots
@@ -72,6 +76,33 @@ def load_model_file(path):
     except Exception as e:  # noqa: BLE001 - Keras raises many types; report one line
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"cannot load model {path!r}: {message}") from e
+
+
+def load_checkpoint(path):
+    """Loads a `.keras` checkpoint with its optimizer state, ready to continue training.
+
+    Keras restores the optimizer state of a saved model only when it can build
+    the optimizer while loading; for some models (keras-hub's detectors among
+    them) it cannot and skips the state with a warning. Then the optimizer is
+    built here and its variables are read from the file's weights
+    (``model.weights.h5``, group ``optimizer/vars``: the `.keras` format).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model = load_model_file(path)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)
+        with zipfile.ZipFile(path) as archive:
+            data = io.BytesIO(archive.read("model.weights.h5"))
+        with h5py.File(data, "r") as weights:
+            saved = weights["optimizer"]["vars"]
+            if len(saved) != len(optimizer.variables):
+                raise ValueError(f"cannot resume from {os.fspath(path)!r}: its optimizer has "
+                                 f"{len(saved)} variables, the rebuilt one "
+                                 f"{len(optimizer.variables)}")
+            optimizer.load_own_variables({key: saved[key][()] for key in saved})
+    return model
 
 
 def atomic_write_text(path, text):

@@ -37,7 +37,7 @@ from keras_aw.datasets import shapes
 from keras_aw.applications import small_cnn
 from keras_aw.datasets.pipelines import load_data, parse_dataset
 from keras_aw.devices import distribution, precision
-from keras_aw.runs import RunDirectory, RunRecorder, load_model_file
+from keras_aw.runs import RunDirectory, RunRecorder, load_checkpoint, load_model_file
 from keras_aw.validation import check_positive_int
 
 
@@ -228,7 +228,7 @@ def train(
                     build_model(name, (image_size, image_size, 3), data["num_classes"]),
                     learning_rate)
         else:
-            net = load_model_file(run.checkpoint)
+            net = load_checkpoint(run.checkpoint)
         if replicas > 1:
             log(f"distributing over {replicas} devices")
         title = f"{name} on {dataset} ({image_size}x{image_size})"

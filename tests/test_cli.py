@@ -346,7 +346,9 @@ def tiny_detector_name():
     registry._REGISTRY.update(saved)
 
 
-@pytest.mark.backend_independent
+@pytest.mark.skipif(BACKEND == "tensorflow", reason="tracing keras-hub's RetinaNet train step "
+                    "takes minutes on TensorFlow; the CLI wiring is the same on every backend "
+                    "and runs under JAX and PyTorch")
 def test_detector_train_resume_evaluate_visualize(tiny_detector_name, tmp_path, capsys):
     """A detector goes through the same run machinery; evaluate prints COCO AP, visualize boxes."""
     path = tmp_path / "det"
@@ -365,6 +367,10 @@ def test_detector_train_resume_evaluate_visualize(tiny_detector_name, tmp_path, 
     with open(path / "state.json") as f:
         state = json.load(f)
     assert state["task"] == "detection" and state["epochs_done"] == 2
+    # Nothing lost on resume: the optimizer state carried over (2 steps per epoch, 2 epochs).
+    from keras_aw.runs import load_checkpoint
+
+    assert int(load_checkpoint(path / "model.keras").optimizer.iterations) == 4
     code, out, err = run(capsys, "evaluate", path / "model.keras", "--num-test", "8")
     assert code == 0, err
     values = dict(line.split(": ") for line in out.strip().splitlines())

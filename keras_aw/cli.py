@@ -69,8 +69,12 @@ def build_parser():
                    help="comma-separated builder names, optionally NAME:CBAM_MODE "
                    "(e.g. AWResNet50,AWCBAMResNet50:spatial); 'all' (default) is every row of "
                    "Table 1 plus the other builders")
-    p.add_argument("--input-size", type=_positive_int, default=224,
-                   help="image height and width (default 224, the paper's)")
+    p.add_argument("--input-size", type=_positive_int, default=None,
+                   help="image height and width (default 224, the paper's ImageNet size; "
+                   "512 with --table 2)")
+    p.add_argument("--table", type=int, choices=(1, 2), default=1,
+                   help="1 (default): the classifiers of the paper's Table 1; 2: the Table 2 "
+                   "detection backbones, ResNet101 + each FPN variant (needs keras-hub)")
     p.add_argument("--classes", type=_positive_int, default=1000,
                    help="classifier size (default 1000, ImageNet)")
     p.set_defaults(func=cmd_profile)
@@ -207,7 +211,28 @@ def _gflops(value):
     return f"{value:.3f}" if value < 1 else f"{value:.2f}"
 
 
+def _profile_table2(args):
+    size = args.input_size or 512
+    print(f"Table 2 backbones (ResNet101 encoder + FPN P3-P7, RetinaNet heads excluded), "
+          f"input {size}x{size}; paper AP columns: COCO val2017, Faster R-CNN")
+    header = (f"{'FPN variant':<12} {'params (M)':>10} {'GFLOPs':>8} {'FPN params (M)':>14} "
+              f"{'FPN GFLOPs':>10}   {'paper AP':>8} {'AP50':>6} {'AP75':>6}")
+    print(header)
+    print("-" * len(header))
+    paper = {row.label: row.metrics for _, _, row in registry.paper_rows("Table 2")}
+    for row in detection.profile_table2(image_size=size):
+        p = paper.get(row["variant"], {})
+        print(f"{row['variant']:<12} {row['params'] / 1e6:>10.2f} {row['gflops']:>8.2f} "
+              f"{row['fpn_params'] / 1e6:>14.3f} {row['fpn_gflops']:>10.3f}   "
+              f"{p.get('AP', float('nan')):>8.2f} {p.get('AP50', float('nan')):>6.2f} "
+              f"{p.get('AP75', float('nan')):>6.2f}", flush=True)
+    return 0
+
+
 def cmd_profile(args):
+    if args.table == 2:
+        return _profile_table2(args)
+    args.input_size = args.input_size or 224
     rows = _profile_rows(args.models)
     header = (f"{'model':<26} {'params (M)':>10} {'GFLOPs':>8}   {'paper params':>12} "
               f"{'paper GFLOPs':>12} {'paper top-1 err':>15}")

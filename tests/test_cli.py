@@ -384,3 +384,21 @@ def test_detector_train_resume_evaluate_visualize(tiny_detector_name, tmp_path, 
     # Detectors read the embedded Shapes-Detect set only; another data set is a clear error.
     code, _, err = run(capsys, "evaluate", path / "model.keras", "--dataset", "tfds:mnist")
     assert_one_line_error(code, err, "Shapes-Detect", "tfds:mnist")
+
+
+@pytest.mark.backend_independent
+def test_profile_table2(capsys, monkeypatch):
+    """`profile --table 2` prints one row per Table 2 variant beside the paper's AP columns."""
+    detection = pytest.importorskip("keras_aw.detection")
+    real = detection.profile_table2
+    # The small ResNet encoder keeps the test fast; the rows and columns are the same.
+    monkeypatch.setattr(detection, "profile_table2",
+                        lambda image_size: real(image_size=image_size, encoder="resnet_small"))
+    code, out, err = run(capsys, "profile", "--table", "2", "--input-size", "128")
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines()[3:]]
+    assert [r[0] for r in rows] == ["FPN", "AW-FPN", "SE-FPN", "AW-SE-FPN", "CBAM-FPN",
+                                    "AW-CBAM-FPN"]
+    assert [r[5:] for r in rows][:2] == [["37.13", "58.28", "40.29"], ["37.76", "59.17", "40.91"]]
+    fpn_params = [float(r[3]) for r in rows]
+    assert fpn_params[1] > fpn_params[0] and fpn_params[3] > fpn_params[2]  # AW adds its branch

@@ -289,8 +289,31 @@ def cmd_evaluate(args):
     return 0
 
 
+def _export_detector(model, args):
+    """A detector's raw predictions (before NMS) to SavedModel or TFLite, on TensorFlow."""
+    if args.format not in ("savedmodel", "tflite"):
+        raise ValueError("a detector exports its raw predictions (before NMS) to savedmodel or "
+                         f"tflite; received --format {args.format}")
+    if keras.backend.backend() != "tensorflow":
+        import subprocess
+
+        print(f"detector export needs the tensorflow backend: running it with "
+              f"KERAS_BACKEND=tensorflow", flush=True)
+        env = dict(os.environ, KERAS_BACKEND="tensorflow")
+        command = [sys.executable, "-m", "keras_aw.cli", "export", args.model, "--format",
+                   args.format, "--output", args.output]
+        return subprocess.run(command, env=env).returncode
+    result = detection.export_detector(model, args.output, args.format)
+    print(f"exported {args.format} to {args.output} (raw predictions before NMS, dynamic "
+          f"batch): max |exported - Keras| / max |Keras| = {result.max_rel_diff:.1e} on random "
+          "images")
+    return 0
+
+
 def cmd_export(args):
     model = runs.load_model_file(args.model)
+    if training.is_detector(model):
+        return _export_detector(model, args)
     result = deploy.export(model, args.output, format=args.format, batch_size=args.batch_size)
     batch = "dynamic batch" if result.batch_size is None else f"batch {result.batch_size}"
     via = ("" if result.backend == keras.backend.backend()

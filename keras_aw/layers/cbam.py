@@ -56,16 +56,19 @@ class CBAM(layers.Layer):
         self.mlp_hidden.build((None, channels))
         self.mlp_out.build((None, self.mlp_hidden.units))
         if self.mode != "maxpool":
+            # The 7x7 gate convolution runs channels-last whatever the layer's data
+            # format (TensorFlow's CPU Conv2D has no channels-first kernel); its
+            # kernel (k, k, 2, 1) is the same either way.
             self.spatial_conv = layers.Conv2D(
                 1, self.spatial_kernel_size, padding="same", use_bias=False,
-                data_format=self.data_format, name="spatial_conv", **common,
+                data_format="channels_last", name="spatial_conv", **common,
             )
             self.spatial_bn = layers.BatchNormalization(
                 axis=self.channel_axis, name="spatial_bn", **common
             )
+            spatial = self._spatial_dims(input_shape)
+            self.spatial_conv.build((None,) + spatial + (2,))
             pooled = list(input_shape)
-            pooled[self.channel_axis] = 2
-            self.spatial_conv.build(tuple(pooled))
             pooled[self.channel_axis] = 1
             self.spatial_bn.build(tuple(pooled))
         self.input_spec = layers.InputSpec(ndim=4, axes={self.channel_axis: channels})
@@ -84,8 +87,16 @@ class CBAM(layers.Layer):
             [ops.max(x, axis=axis, keepdims=True), ops.mean(x, axis=axis, keepdims=True)],
             axis=axis,
         )
-        gate = ops.sigmoid(self.spatial_bn(self.spatial_conv(pooled), training=training))
+        if self.data_format == "channels_first":
+            conv = ops.transpose(self.spatial_conv(ops.transpose(pooled, (0, 2, 3, 1))),
+                                 (0, 3, 1, 2))
+        else:
+            conv = self.spatial_conv(pooled)
+        gate = ops.sigmoid(self.spatial_bn(conv, training=training))
         return x * gate
+
+    def _spatial_dims(self, shape):
+        return tuple(shape[1:3]) if self.data_format == "channels_last" else tuple(shape[2:4])
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -203,10 +203,8 @@ def _cbam_macs(layer, in_shape):
            + _dense_macs(layer.mlp_out, (1, layer.mlp_hidden.units)))
     descriptors = 1 if layer.mode == "spatial" else 2
     macs = descriptors * mlp
-    if layer.mode != "maxpool":
-        pooled = list(in_shape)
-        pooled[layer.channel_axis] = 2
-        pooled = tuple(pooled)
+    if layer.mode != "maxpool":  # the gate's convolution runs channels-last: H x W x 2 -> 1
+        pooled = (1,) + tuple(spatial) + (2,)
         macs += _conv_macs(layer.spatial_conv, pooled,
                            layer.spatial_conv.compute_output_shape(pooled))
     return macs

@@ -381,8 +381,8 @@ def main(argv=None):
 
     data_out = {"protocol": protocol, "machine": machine(), "runs": [], "wall_seconds": 0.0,
                 "complete": False,
-                "command": "python benchmarks/accuracy.py " + " ".join(map(shlex.quote, argv
-                                                                          or sys.argv[1:])),
+                "command": ("python benchmarks/accuracy.py "
+                            + " ".join(map(shlex.quote, argv or sys.argv[1:]))).strip(),
                 "json_name": os.path.relpath(args.output, os.path.join(HERE, "..")),
                 "studies": {k: {f: v[f] for f in ("description", "variants", "reference",
                                                   "comparisons")}

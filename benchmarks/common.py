@@ -1,9 +1,12 @@
-"""Shared timing and reporting for the benchmark scripts (interleaved runs, medians, JSON)."""
+"""Shared timing, memory and reporting for the benchmark scripts (interleaved runs, medians, JSON)."""
 
+import ctypes
 import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -24,6 +27,55 @@ def interleaved_medians(fns, repeats=7, warmup=2):
             fn()
             times[name].append((time.perf_counter() - start) * 1e3)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _status_mb(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+
+
+def training_memory(train_step, steps=3):
+    """Resident memory of training in this process, in MB (Linux), after one warm-up step.
+
+    Call it in a fresh process (high-water marks are per process). Returns
+    ``peak_mb``: the process's peak resident memory (ru_maxrss), compilation
+    included; ``train_peak_mb``: the peak during `steps` calls of `train_step`
+    after the warm-up call, once the memory the allocator kept from compiling
+    is given back (``malloc_trim``) and the high-water mark reset
+    (/proc/self/clear_refs): what training holds once compiled (weights,
+    optimizer state, compiled programs, activations, workspace); ``step_mb``:
+    ``train_peak_mb`` minus the resident memory before those steps, i.e. what
+    one step allocates and frees.
+    """
+    train_step()  # compiles
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    warm = _status_mb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM to the current RSS
+    for _ in range(steps):
+        train_step()
+    train_peak = _status_mb("VmHWM")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return dict(peak_mb=peak, train_peak_mb=train_peak, step_mb=train_peak - warm)
+
+
+def run_child(script, *args):
+    """Runs ``python script --child ARGS`` in a fresh process; its last stdout line as JSON."""
+    out = subprocess.run([sys.executable, os.path.abspath(script), "--child", *map(str, args)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def memory_ratios(plain, aw):
+    """``{key}_ratio`` = aw / plain for the three `training_memory` figures, with both values."""
+    row = {}
+    for key in ("peak", "train_peak", "step"):
+        row[f"plain_{key}_mb"] = plain[f"{key}_mb"]
+        row[f"aw_{key}_mb"] = aw[f"{key}_mb"]
+        row[f"{key}_ratio"] = aw[f"{key}_mb"] / plain[f"{key}_mb"]
+    return row
 
 
 def sync(x):

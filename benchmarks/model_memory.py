@@ -14,23 +14,11 @@ process). Three figures per model, default compile settings:
 """
 
 import argparse
-import ctypes
 import json
-import os
-import resource
-import subprocess
-import sys
 
-from common import report
+from common import memory_ratios, report, run_child, training_memory
 
 PAIRS = [("ResNet50", "AWResNet50"), ("SEMobileNet", "AWSEMobileNet")]
-
-
-def _status_mb(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
 
 
 def child(name, size, batch):
@@ -44,16 +32,7 @@ def child(name, size, batch):
     rng = np.random.RandomState(0)
     x = rng.rand(batch, size, size, 3).astype("float32")
     y = rng.randint(0, 100, batch)
-    model.train_on_batch(x, y)  # compiles
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
-    warm = _status_mb("VmRSS")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # resets VmHWM to the current RSS
-    for _ in range(3):
-        model.train_on_batch(x, y)
-    train_peak = _status_mb("VmHWM")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(dict(peak_mb=peak, train_peak_mb=train_peak, step_mb=train_peak - warm)))
+    print(json.dumps(training_memory(lambda: model.train_on_batch(x, y))))
 
 
 def main():
@@ -69,19 +48,10 @@ def main():
         args.image_size, args.batch = 64, 4
     rows = []
     for plain, aw in PAIRS:
-        result = {}
-        for name in (plain, aw):
-            out = subprocess.run(
-                [sys.executable, os.path.abspath(__file__), "--child", name,
-                 str(args.image_size), str(args.batch)],
-                check=True, capture_output=True, text=True).stdout
-            result[name] = json.loads(out.strip().splitlines()[-1])
-        row = dict(pair=f"{aw} / {plain}", batch=args.batch)
-        for key in ("peak", "train_peak", "step"):
-            for role, name in (("plain", plain), ("aw", aw)):
-                row[f"{role}_{key}_mb"] = result[name][f"{key}_mb"]
-            row[f"{key}_ratio"] = row[f"aw_{key}_mb"] / row[f"plain_{key}_mb"]
-        rows.append(row)
+        result = {name: run_child(__file__, name, args.image_size, args.batch)
+                  for name in (plain, aw)}
+        rows.append(dict(pair=f"{aw} / {plain}", batch=args.batch,
+                         **memory_ratios(result[plain], result[aw])))
         print(rows[-1], flush=True)
     report("model_memory", ["pair", "batch", "plain_peak_mb", "aw_peak_mb", "peak_ratio",
                             "plain_train_peak_mb", "aw_train_peak_mb", "train_peak_ratio",

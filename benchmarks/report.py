@@ -12,6 +12,8 @@ TITLES = {
     "layer_speed": "AWConv2D vs Conv2D (layer level, ms, median of interleaved runs)",
     "model_speed": "AW models vs plain twins (model level, ms, median of interleaved runs)",
     "model_memory": "Peak memory of a training step (MB of resident memory)",
+    "detection_cost": "Detectors: AW-FPN vs FPN (keras-hub RetinaNet; training step in ms, "
+                      "median of interleaved runs; training memory in MB, one process each)",
     "formulations": "Per-sample convolution formulations vs ops.conv (3x3, ms; fwd+bwd = "
                     "gradients w.r.t. input, kernel, modulation)",
 }

@@ -1,0 +1,117 @@
+"""AW-FPN vs FPN detectors: train step time and peak training memory, side by side.
+
+Run: KERAS_BACKEND=tensorflow python benchmarks/detection_cost.py [--quick]
+
+Pairs (keras-hub RetinaNet, `keras_aw.detection` registered builders, the
+paper's FPN settings: P3-P7, 256 filters, 4 head convolutions):
+FPNResNet50 / AWFPNResNet50 by default (``--encoder resnet101`` for the paper's
+backbone). Both detectors of a pair get the same Shapes-Detect batch (images in
+[0, 1], padded keras-hub targets), the same optimizer (Adam) and the default
+compile settings (TensorFlow: tf.function without XLA; JAX: jit; PyTorch:
+eager).
+
+- time: training steps of the two detectors interleaved in one process, each
+  measurement a `fit` of `STEPS` steps (keras-hub's `train_on_batch` takes no
+  target dicts), medians in ms per step, after two warm-up fits each;
+- memory: each detector in its own fresh process, the figures of
+  `common.training_memory` (``train_peak``: resident memory while training
+  once compiled; ``peak``: including compilation).
+
+``--quick``: a width-0.25 MobileNet encoder, 64x64 images, P3-P5, 16 filters,
+one head convolution (the detector of the test suite), batch 4, 2 repeats.
+"""
+
+import argparse
+import json
+
+import keras
+import numpy as np
+
+from common import interleaved_medians, memory_ratios, report, run_child, training_memory
+
+PAIRS = [("plain", "aw")]
+LABELS = {"plain": "FPN", "aw": "AW-FPN"}
+ENCODERS = {"resnet50": "ResNet50", "resnet101": "ResNet101"}
+NUM_CLASSES = 10
+STEPS = 3  # training steps per timed `fit` call
+
+
+def train_steps(model, x, y):
+    """A function running `STEPS` training steps on the batch (x, y) with `fit`."""
+    xs = np.concatenate([x] * STEPS)
+    ys = {k: np.concatenate([v] * STEPS) for k, v in y.items()}
+    return lambda: model.fit(xs, ys, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+
+
+def build(variant, encoder, size):
+    """A compiled RetinaNet with the plain or AW FPN."""
+    from keras_aw.detection import FPNRetinaNet, MobileNetEncoder
+
+    aw = variant == "aw"
+    if encoder == "quick":
+        enc = MobileNetEncoder(alpha=0.25, image_shape=(size, size, 3))
+        model = FPNRetinaNet(enc, NUM_CLASSES, (size, size, 3), aw=aw, max_level=5, filters=16,
+                             head_conv_layers=1, anchor_size=2.0)
+    else:
+        model = FPNRetinaNet(encoder, NUM_CLASSES, (size, size, 3), aw=aw)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4, global_clipnorm=10.0))
+    return model
+
+
+def batch_data(size, batch):
+    """One Shapes-Detect batch: (images in [0, 1], {"boxes", "labels"})."""
+    from keras_aw.datasets import shapes
+
+    (x, y), _ = shapes.load_detection_data(batch, 1, image_size=size, seed=0,
+                                           min_size=max(size // 8, 4), max_size=size // 2)
+    return x.astype("float32") / 255.0, y
+
+
+def child(variant, encoder, size, batch):
+    model = build(variant, encoder, size)
+    x, y = batch_data(size, batch)
+    print(json.dumps(training_memory(train_steps(model, x, y), steps=1)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--encoder", choices=sorted(ENCODERS), default="resnet50")
+    parser.add_argument("--image-size", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true",
+                        help="the test suite's small MobileNet detector, 64x64, batch 4")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        variant, encoder, size, batch = args.child
+        return child(variant, encoder, int(size), int(batch))
+    encoder = args.encoder
+    if args.quick:
+        encoder, args.image_size, args.batch, args.repeats = "quick", 64, 4, 2
+    x, y = batch_data(args.image_size, args.batch)
+    rows = []
+    for plain, aw in PAIRS:
+        models = {v: build(v, encoder, args.image_size) for v in (plain, aw)}
+        times = interleaved_medians({v: train_steps(m, x, y) for v, m in models.items()},
+                                    repeats=args.repeats)
+        times = {v: t / STEPS for v, t in times.items()}
+        params = {v: m.count_params() for v, m in models.items()}
+        del models
+        memory = {v: run_child(__file__, v, encoder, args.image_size, args.batch)
+                  for v in (plain, aw)}
+        base = "MobileNet(0.25)" if encoder == "quick" else ENCODERS[encoder]
+        rows.append(dict(pair=f"{LABELS[aw]} / {LABELS[plain]} on {base}", batch=args.batch,
+                         plain_params=params[plain], aw_params=params[aw],
+                         plain_ms=times[plain], aw_ms=times[aw],
+                         time_ratio=times[aw] / times[plain],
+                         **memory_ratios(memory[plain], memory[aw])))
+        print(rows[-1], flush=True)
+    report("detection_cost", ["pair", "batch", "plain_params", "aw_params", "plain_ms", "aw_ms",
+                              "time_ratio", "plain_train_peak_mb", "aw_train_peak_mb",
+                              "train_peak_ratio", "plain_peak_mb", "aw_peak_mb", "peak_ratio"],
+           rows, extra=dict(image_size=args.image_size, encoder=encoder))
+
+
+if __name__ == "__main__":
+    main()

@@ -144,7 +144,8 @@ def build_parser():
         "ops only) and checks the artifact's outputs against the Keras model's on random "
         "images in the target runtime; exit status 1 if they differ by more than 1e-4 "
         "(relative). A format the current backend cannot export (TFLite and ONNX on JAX or "
-        "PyTorch, SavedModel on PyTorch) is exported by a TensorFlow-backend subprocess.")
+        "PyTorch, SavedModel on PyTorch) is exported by a TensorFlow-backend subprocess. A "
+        "detector exports its raw predictions (before NMS) to savedmodel or tflite.")
     p.add_argument("model", metavar="MODEL.keras")
     p.add_argument("--format", required=True, choices=deploy.FORMATS)
     p.add_argument("--output", required=True, help="path to write (directory for savedmodel)")
@@ -289,33 +290,12 @@ def cmd_evaluate(args):
     return 0
 
 
-def _export_detector(model, args):
-    """A detector's raw predictions (before NMS) to SavedModel or TFLite, on TensorFlow."""
-    if args.format not in ("savedmodel", "tflite"):
-        raise ValueError("a detector exports its raw predictions (before NMS) to savedmodel or "
-                         f"tflite; received --format {args.format}")
-    if keras.backend.backend() != "tensorflow":
-        import subprocess
-
-        print(f"detector export needs the tensorflow backend: running it with "
-              f"KERAS_BACKEND=tensorflow", flush=True)
-        env = dict(os.environ, KERAS_BACKEND="tensorflow")
-        command = [sys.executable, "-m", "keras_aw.cli", "export", args.model, "--format",
-                   args.format, "--output", args.output]
-        return subprocess.run(command, env=env).returncode
-    result = detection.export_detector(model, args.output, args.format)
-    print(f"exported {args.format} to {args.output} (raw predictions before NMS, dynamic "
-          f"batch): max |exported - Keras| / max |Keras| = {result.max_rel_diff:.1e} on random "
-          "images")
-    return 0
-
-
 def cmd_export(args):
     model = runs.load_model_file(args.model)
-    if training.is_detector(model):
-        return _export_detector(model, args)
     result = deploy.export(model, args.output, format=args.format, batch_size=args.batch_size)
     batch = "dynamic batch" if result.batch_size is None else f"batch {result.batch_size}"
+    if deploy.is_detector(model):
+        batch += ", raw predictions before NMS"
     via = ("" if result.backend == keras.backend.backend()
            else f", by a {result.backend}-backend subprocess")
     check = ("not checked (onnxruntime is not installed)" if result.max_rel_diff is None

@@ -9,6 +9,10 @@ TensorFlow; SavedModel needs TensorFlow or JAX) is exported by a
 TensorFlow-backend subprocess from a `.keras` copy of the model (the format is
 backend-independent).
 
+A keras-hub detector (`keras_aw.detection`) exports its raw predictions
+(box regressions and class logits, before NMS) to SavedModel or TFLite, on
+TensorFlow, through `keras_aw.detection.export_detector` and its parity check.
+
 Example:
 
 >>> import tempfile, os, keras_aw
@@ -37,8 +41,16 @@ FORMATS = ("keras", "savedmodel", "tflite", "onnx")
 #: Backends whose Keras exporter handles each format for AW models (Keras 3.15).
 EXPORT_BACKENDS = {"keras": ("tensorflow", "jax", "torch"), "savedmodel": ("tensorflow", "jax"),
                    "tflite": ("tensorflow",), "onnx": ("tensorflow",)}
+#: Formats and backends of keras-hub detectors (`keras_aw.detection.export_detector`).
+DETECTOR_FORMATS = ("savedmodel", "tflite")
+DETECTOR_BACKENDS = ("tensorflow",)
 #: Default bound of max |exported - Keras| / max |Keras| on random images.
 PARITY_TOLERANCE = 1e-4
+
+
+def is_detector(model):
+    """Whether `model` is a keras-hub object detector (as `keras_aw.detection` builds)."""
+    return hasattr(model, "bounding_box_format") and hasattr(model, "prediction_decoder")
 
 
 class ExportResult(NamedTuple):
@@ -143,6 +155,13 @@ def _check_args(model, path, fmt, batch_size, tolerance):
     if any(d is None for d in model.inputs[0].shape[1:]):
         raise ValueError(f"`model` needs a fixed input size to be exported (AW layers need "
                          f"one); its input shape is {tuple(model.inputs[0].shape)}")
+    if is_detector(model):
+        if fmt not in DETECTOR_FORMATS:
+            raise ValueError(f"a detector exports its raw predictions (before NMS) to one of "
+                             f"{DETECTOR_FORMATS}; received format={fmt!r}")
+        if batch_size is not None:
+            raise ValueError("a detector is exported with a dynamic batch; received "
+                             f"batch_size={batch_size!r} (use None)")
     check_choice("format", fmt, FORMATS)
     if batch_size is not None:
         check_positive_int("batch_size", batch_size)
@@ -160,7 +179,9 @@ def export(model, path, format=None, check=True, batch_size=None, tolerance=PARI
     """Exports `model` and checks the artifact against Keras in the target runtime.
 
     Args:
-        model: a `keras.Model` with a fixed input size.
+        model: a `keras.Model` with a fixed input size, or a keras-hub detector
+            from `keras_aw.detection` (raw predictions before NMS; SavedModel
+            or TFLite, dynamic batch, checked by `export_detector`).
         path: the file to write (a directory for SavedModel).
         format: "keras", "savedmodel", "tflite" or "onnx"; None infers it from
             the extension (.keras, .tflite, .onnx; anything else: SavedModel).
@@ -180,9 +201,14 @@ def export(model, path, format=None, check=True, batch_size=None, tolerance=PARI
     fmt = format_of(path) if format is None else format
     _check_args(model, path, fmt, batch_size, tolerance)
     backend = keras.backend.backend()
-    if backend not in EXPORT_BACKENDS[fmt]:
-        result = _export_in_subprocess(model, path, fmt, check, batch_size,
-                                       EXPORT_BACKENDS[fmt][0])
+    backends = DETECTOR_BACKENDS if is_detector(model) else EXPORT_BACKENDS[fmt]
+    if backend not in backends:
+        result = _export_in_subprocess(model, path, fmt, check, batch_size, backends[0])
+    elif is_detector(model):
+        from keras_aw.detection import export_detector
+
+        done = export_detector(model, path, fmt, check=check, tolerance=float("inf"))
+        result = ExportResult(path, fmt, None, done.max_rel_diff, backend)
     else:
         # Keras's ONNX exporter needs a model that has been called: predict first.
         x = random_images(model, batch_size or 2)
@@ -213,6 +239,8 @@ def _export_in_subprocess(model, path, fmt, check, batch_size, backend):
             command += ["--batch-size", str(batch_size)]
         if not check:
             command.append("--no-check")
+        if is_detector(model):
+            command.append("--detector")
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
         done = subprocess.run(command, env=env, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -231,7 +259,11 @@ def _main(argv=None):
     parser.add_argument("--format", required=True, choices=FORMATS)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--no-check", action="store_true")
+    parser.add_argument("--detector", action="store_true",
+                        help="a keras-hub detector (registers keras_aw.detection's classes)")
     args = parser.parse_args(argv)
+    if args.detector:
+        import keras_aw.detection  # noqa: F401  (registers the encoder and backbone classes)
     model = load_model_file(args.model)
     result = export(model, args.path, args.format, check=not args.no_check,
                     batch_size=args.batch_size, tolerance=float("inf"))

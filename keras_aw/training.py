@@ -32,7 +32,7 @@ import warnings
 import keras
 from keras import layers
 
-from keras_aw import detection, devices, plots, registry, runs
+from keras_aw import deploy, detection, devices, plots, registry, runs
 from keras_aw.datasets import shapes
 from keras_aw.applications import small_cnn
 from keras_aw.datasets.pipelines import load_data, parse_dataset
@@ -81,9 +81,7 @@ def build_model(name, input_shape=(32, 32, 3), classes=10, **kwargs):
 DETECTOR_INPUT_SCALE = 1.0 / 255.0
 
 
-def is_detector(model):
-    """Whether `model` is a keras-hub object detector (as the detection builders make)."""
-    return hasattr(model, "bounding_box_format") and hasattr(model, "prediction_decoder")
+is_detector = deploy.is_detector
 
 
 def load_detection_data(dataset, image_size, num_train, num_test, seed):

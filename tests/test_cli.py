@@ -381,6 +381,23 @@ def test_detector_train_resume_evaluate_visualize(tiny_detector_name, tmp_path, 
     assert code == 0, err
     with open(tmp_path / "boxes.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    # Export of the raw predictions: from PyTorch, by keras_aw.export's TensorFlow subprocess;
+    # the SavedModel is run here with TensorFlow and compared with the model's own outputs.
+    code, out, err = run(capsys, "export", path / "model.keras", "--format", "savedmodel",
+                         "--output", tmp_path / "det_saved")
+    assert code == 0, err
+    assert "raw predictions before NMS" in out and "tensorflow-backend subprocess" in out, out
+    import tensorflow as tf
+
+    from keras_aw.runs import load_model_file
+
+    det = load_model_file(path / "model.keras")
+    x = np.random.RandomState(1).uniform(0, 1, (3, 64, 64, 3)).astype("float32")
+    loaded = tf.saved_model.load(str(tmp_path / "det_saved"))  # kept: serve reads its variables
+    served = loaded.serve(x)
+    for key, value in det(x, training=False).items():
+        expected = keras.ops.convert_to_numpy(value)
+        assert np.max(np.abs(np.asarray(served[key]) - expected)) <= 1e-4 * np.abs(expected).max()
     # Detectors read the embedded Shapes-Detect set only; another data set is a clear error.
     code, _, err = run(capsys, "evaluate", path / "model.keras", "--dataset", "tfds:mnist")
     assert_one_line_error(code, err, "Shapes-Detect", "tfds:mnist")

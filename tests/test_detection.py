@@ -273,6 +273,10 @@ def test_detector_predict_and_raw_outputs(trained):
     assert out["boxes"].shape == (2, 100, 4) and out["confidence"].shape == (2, 100)
     with pytest.raises(ValueError, match=r"images of shape \(2, 32, 32, 3\)"):
         keras_aw.detection.predict_detections(det, x[:2, :32, :32])
+    # Called directly, Keras's input check names both shapes.
+    with pytest.raises(ValueError, match=r"expected shape=\(None, 64, 64, 3\), found "
+                                         r"shape=\(2, 32, 32, 3\)"):
+        det(x[:2, :32, :32])
 
 
 def test_detector_keras_roundtrip(trained, tmp_path):
@@ -342,6 +346,17 @@ def test_detector_export_savedmodel_and_tflite(trained, tmp_path):
             for key in expected:
                 assert got[key].shape == expected[key][:batch].shape, (fmt, key)
                 assert rel_err(got[key], expected[key][:batch]) < 1e-4, (fmt, key, batch)
+
+
+def test_export_of_a_detector_names_what_it_cannot_do(trained, tmp_path):
+    """`keras_aw.export` takes detectors (raw predictions): SavedModel/TFLite, dynamic batch."""
+    import keras_aw
+
+    det = trained[0]
+    with pytest.raises(ValueError, match="format='onnx'"):
+        keras_aw.export(det, str(tmp_path / "det.onnx"))
+    with pytest.raises(ValueError, match="batch_size=2"):
+        keras_aw.export(det, str(tmp_path / "det.tflite"), batch_size=2)
 
 
 @pytest.mark.backend_independent

@@ -279,6 +279,22 @@ def test_detector_predict_and_raw_outputs(trained):
         det(x[:2, :32, :32])
 
 
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the retrace with an unknown batch size "
+                    "that breaks keras-hub's NMS happens in TensorFlow's traced predict only")
+def test_predict_detections_with_a_partial_last_batch(trained):
+    """5 images in batches of 2, traced (not eager): the same detections as one by one."""
+    det = small_detector({"aw": True})
+    det.compile(optimizer="adam")  # default: a traced predict function
+    x = trained[1]
+    x5 = np.concatenate([x, x[:1]])
+    together = keras_aw.detection.predict_detections(det, x5, batch_size=2)
+    assert together["boxes"].shape == (5, 100, 4)
+    for i in (0, 4):
+        alone = keras_aw.detection.predict_detections(det, x5[i:i + 1], batch_size=2)
+        np.testing.assert_allclose(together["boxes"][i], alone["boxes"][0], atol=1e-3)
+        np.testing.assert_array_equal(together["labels"][i], alone["labels"][0])
+
+
 def test_detector_keras_roundtrip(trained, tmp_path):
     det, x, _, _ = trained
     path = str(tmp_path / "det.keras")

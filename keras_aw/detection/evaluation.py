@@ -15,6 +15,7 @@ rows with label -1 are padding.
 import contextlib
 import io
 
+import keras
 import numpy as np
 
 from keras_aw.detection._hub import require_pycocotools
@@ -188,10 +189,25 @@ def check_images(model, images):
 
 
 def predict_detections(model, images, batch_size=16):
-    """NMS detections of a keras-hub detector: dict of NumPy boxes, labels, confidence."""
-    images = check_images(model, images)
-    out = model.predict(images.astype("float32"), batch_size=batch_size, verbose=0)
-    return {k: np.asarray(v) for k, v in out.items()}
+    """NMS detections of a keras-hub detector: dict of NumPy boxes, labels, confidence.
+
+    keras-hub's `NonMaxSuppression` needs a static batch size. On TensorFlow,
+    `predict` called again with another batch size (a partial last batch, or a
+    later call) retraces with an unknown one and fails inside it ("Expected
+    int32, but got None"). So the images go in batches of exactly `batch_size`
+    (the last one padded with zeros, the padding dropped from the result), and
+    on TensorFlow the predict function is traced anew for this call.
+    """
+    images = check_images(model, images).astype("float32")
+    count = len(images)
+    batch_size = min(batch_size, max(count, 1))
+    pad = -count % batch_size
+    if pad:
+        images = np.concatenate([images, np.zeros((pad,) + images.shape[1:], "float32")])
+    if keras.backend.backend() == "tensorflow":
+        model.predict_function = None  # a fresh trace, for this (static) batch size
+    out = model.predict(images, batch_size=batch_size, verbose=0)
+    return {k: np.asarray(v)[:count] for k, v in out.items()}
 
 
 def evaluate_detector(model, images, boxes, labels, batch_size=16, bounding_box_format=None):

@@ -57,8 +57,30 @@ def mobilenet_pyramid_outputs(model, attention=None, blocks=mobilenet.BLOCKS):
     return outputs
 
 
+class _Encoder(keras_hub.models.FeaturePyramidBackbone):
+    """What the keras_aw encoders share: a network, its pyramid outputs, its arguments.
+
+    Subclasses build the network from their arguments and pass it here with
+    ``pyramid`` (level name -> tensor) and ``options`` (every constructor
+    argument but `dtype`), which become attributes and the config.
+    """
+
+    def __init__(self, net, pyramid, options, dtype=None, **kwargs):
+        super().__init__(inputs=net.inputs, outputs=net.outputs, dtype=dtype, **kwargs)
+        for key, value in options.items():
+            setattr(self, key, value)
+        self._options = dict(options)
+        self.pyramid_outputs = pyramid
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({k: list(v) if k == "stack_blocks" else v
+                       for k, v in self._options.items()})
+        return config
+
+
 @keras.saving.register_keras_serializable(package="keras_aw")
-class ResNetEncoder(keras_hub.models.FeaturePyramidBackbone):
+class ResNetEncoder(_Encoder):
     """A `keras_aw.applications` ResNet v1 (no classifier) as a keras-hub image encoder.
 
     ``pyramid_outputs`` maps ``"P2"`` .. ``"P5"`` to the outputs of stages
@@ -94,26 +116,14 @@ class ResNetEncoder(keras_hub.models.FeaturePyramidBackbone):
         net = resnet.ResNet(stack_blocks, attention=attention, aw=aw, cbam=cbam,
                             include_top=False, input_shape=image_shape,
                             data_format=data_format, dtype=dtype)
-        pyramid = resnet_pyramid_outputs(net, stack_blocks)
-        super().__init__(inputs=net.inputs, outputs=net.outputs, dtype=dtype, **kwargs)
-        self.stack_blocks = stack_blocks
-        self.aw = aw
-        self.attention = attention
-        self.cbam = cbam
-        self.image_shape = image_shape
-        self.data_format = data_format
-        self.pyramid_outputs = pyramid
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(stack_blocks=list(self.stack_blocks), aw=self.aw,
-                      attention=self.attention, cbam=self.cbam,
-                      image_shape=self.image_shape, data_format=self.data_format)
-        return config
+        super().__init__(net, resnet_pyramid_outputs(net, stack_blocks),
+                         dict(stack_blocks=stack_blocks, aw=aw, attention=attention, cbam=cbam,
+                              image_shape=image_shape, data_format=data_format),
+                         dtype=dtype, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="keras_aw")
-class MobileNetEncoder(keras_hub.models.FeaturePyramidBackbone):
+class MobileNetEncoder(_Encoder):
     """A `keras_aw.applications` MobileNet v1 (no classifier) as a keras-hub image encoder.
 
     ``pyramid_outputs`` maps ``"P1"`` .. ``"P5"`` to the output of the last
@@ -140,21 +150,10 @@ class MobileNetEncoder(keras_hub.models.FeaturePyramidBackbone):
         net = mobilenet.MobileNetV1(input_shape=image_shape, alpha=alpha, include_top=False,
                                     attention=attention, aw=aw, cbam=cbam,
                                     data_format=data_format, dtype=dtype)
-        pyramid = mobilenet_pyramid_outputs(net, attention)
-        super().__init__(inputs=net.inputs, outputs=net.outputs, dtype=dtype, **kwargs)
-        self.alpha = alpha
-        self.aw = aw
-        self.attention = attention
-        self.cbam = cbam
-        self.image_shape = image_shape
-        self.data_format = data_format
-        self.pyramid_outputs = pyramid
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(alpha=self.alpha, aw=self.aw, attention=self.attention, cbam=self.cbam,
-                      image_shape=self.image_shape, data_format=self.data_format)
-        return config
+        super().__init__(net, mobilenet_pyramid_outputs(net, attention),
+                         dict(alpha=alpha, aw=aw, attention=attention, cbam=cbam,
+                              image_shape=image_shape, data_format=data_format),
+                         dtype=dtype, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="keras_aw")

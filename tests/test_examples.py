@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers import BACKEND
 from runtimes import run_exported
 
 
@@ -67,3 +68,18 @@ def test_finetune_tfds_fast_with_mock_data(capsys, tmp_path):
 
     model = keras.saving.load_model(output)
     assert sum(isinstance(l, keras_aw.AWConv2D) for l in model.layers) == 3
+
+
+@pytest.mark.skipif(BACKEND != "torch",
+                    reason="runs once, under PyTorch, where keras-hub's RetinaNet needs no "
+                           "train-step compilation; the detector itself is tested on every "
+                           "backend in test_detection.py")
+def test_detection_fast(capsys, tmp_path):
+    pytest.importorskip("keras_hub")
+    code = load("detection").main(["--fast", "--output", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    rows = re.findall(r"^\| (FPN|AW-FPN) \| (\S+) \| (\S+) \| (\S+) \| (\d+) \|$", out, flags=re.M)
+    assert [r[0] for r in rows] == ["FPN", "AW-FPN"], out
+    assert all(0.0 <= float(v) <= 100.0 for r in rows for v in r[1:4])
+    assert sorted(os.listdir(tmp_path)) == ["aw_fpn.keras", "fpn.keras"]

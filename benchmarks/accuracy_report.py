@@ -489,9 +489,13 @@ plain network:
 """
 
 NOTES = """
-## Discussion (written after the run; it refers to the run recorded in the committed JSON)
+## Discussion (written after the runs; it refers to the runs recorded in the committed JSON files)
 
-**What the numbers support.** At this size — a two-block ResNet, 2,000 Shapes images of 32×32,
+**In short.** AW alone improves neither network detectably at this size: ResNet +1.73 points
+[−3.54, +7.00], MobileNet −4.39 [−9.32, +0.54]. The one interval above 0 (AW-SE − plain on
+the MobileNet) is SE's gain, not AW's.
+
+**What the numbers support (ResNet, protocol 1).** At this size — a two-block ResNet, 2,000 Shapes images of 32×32,
 5 epochs, plain test accuracy 54–62 % — **no variant differs detectably from the plain network.**
 AW − plain is +1.73 points, 95 % CI [−3.54, +7.00], AW ahead at 3 of 5 seeds. The intervals are
 wide because the per-seed paired differences scatter by 3–5.5 points (standard deviation; AW −
@@ -522,12 +526,28 @@ AW-SE 14.3, CBAM 15.6, AW-CBAM 15.8.
 runs are deterministic on TensorFlow CPU, so a rerun of the same command should reproduce these
 tables up to machine-level numerical differences.
 
-**MobileNet.** Not compared: under this protocol the plain MobileNet (α = 0.25, 32×32) stays at
-the floor (see the amendment in the protocol). The paper's MobileNet rows are not tested here.
+**MobileNet (protocol 2).** The plain network reaches 84.8 ± 3.4 %, far from the ceiling.
+**AW alone does not help it here:** AW − plain is −4.39 points, 95 % CI [−9.32, +0.54], AW
+behind at 4 of 5 seeds — by the pre-registered rule "no difference detectable", but the interval
+lies almost entirely below 0. AW's training accuracy is lower too (83–94 % against 88–94 %), so
+within 5 epochs the AW network fits more slowly rather than generalizes worse. AW-SE is the best
+variant (90.4 ± 0.9 %, ahead of plain at every seed: +5.70 [+0.76, +10.64], "better"), but the
+gain is SE's: SE − plain is +4.40 [−2.11, +10.91] and AW-SE − SE, AW's own share, +1.30
+[−1.60, +4.20] (2 of 5 seeds). With seven comparisons and no correction for multiplicity, AW-SE
+− plain only just excludes 0. Both CBAM variants are clearly worse (CBAM −16.14 [−19.90,
+−12.38], AW-CBAM −20.18 [−33.82, −6.54]) with training accuracy as low as test accuracy
+(47–78 %): they underfit in 5 epochs. The full CBAM (channel gate and a 7×7 spatial gate after
+each of the 14 convolutions, on maps of 16×16 down to 2×2) trains slowly under this recipe; that
+says nothing about CBAM at ImageNet scale. AW adds 16,774 trainable parameters to this network
+(+11.8 %: an attention branch at each of its 7 pointwise convolutions), SE 36,821.
+As for the ResNet, the paper's MobileNet rows are neither confirmed nor refuted.
 
-**Wall time.** 68.4 min of runs for the 41 recorded runs (plus about a minute for the killed
-MobileNet SE run), over the brief's ~45 min target: the 2 cores were shared with three other
-engineers' test suites (load 6–9 throughout).
+**Wall time.** Protocol 1: 68.4 min of runs for the 41 recorded runs (plus about a minute for the
+killed MobileNet SE run), over the brief's ~45 min target: the 2 cores were shared with three
+other engineers' test suites (load 6–9 throughout). Protocol 2: 89.3 min for its 30 runs against
+the 25–40 min estimated for an idle machine: the cores were shared with detection experiments,
+the detection cost benchmark and a CI run for most of it, so its "s / epoch" column is
+indicative only.
 
 **For a bigger machine.** `--dataset tfds:NAME --model NAMES --seeds 10` runs the same design on a
 real data set and the package's full-size builders; at K = 10 the interval half-width is about

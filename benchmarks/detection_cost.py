@@ -10,12 +10,21 @@ backbone). Both detectors of a pair get the same Shapes-Detect batch (images in
 compile settings (TensorFlow: tf.function without XLA; JAX: jit; PyTorch:
 eager).
 
-- time: training steps of the two detectors interleaved in one process, each
-  measurement a `fit` of `STEPS` steps (keras-hub's `train_on_batch` takes no
-  target dicts), medians in ms per step, after two warm-up fits each;
+- time: the wall time of each training step, taken by a callback around every
+  batch of `fit`s of `STEPS` steps (keras-hub's `train_on_batch` takes no
+  target dicts), the two detectors' fits interleaved in one process, medians in
+  ms after a warm-up fit each. Timing whole `fit` calls instead would count
+  their set-up and tear-down: on this machine some `fit` calls took ~5 s more
+  than others, in both detectors alike, which hid the steps' difference;
 - memory: each detector in its own fresh process, the figures of
   `common.training_memory` (``train_peak``: resident memory while training
-  once compiled; ``peak``: including compilation).
+  once compiled; ``step``: what one training step allocates and frees). The
+  process peak (``peak`` in the JSON, from ``ru_maxrss``) is not shown: Linux
+  carries a parent's resident-memory high-water mark into a child's
+  ``ru_maxrss`` across fork and exec, and this script's parent holds the two
+  timed detectors when it starts the children, so both read the parent's
+  peak. ``train_peak`` (``VmHWM`` of the child's own memory, reset before the
+  measured steps) is not affected.
 
 ``--quick``: a width-0.25 MobileNet encoder, 64x64 images, P3-P5, 16 filters,
 one head convolution (the detector of the test suite), batch 4, 2 repeats.
@@ -23,11 +32,13 @@ one head convolution (the detector of the test suite), batch 4, 2 repeats.
 
 import argparse
 import json
+import statistics
+import time
 
 import keras
 import numpy as np
 
-from common import interleaved_medians, memory_ratios, report, run_child, training_memory
+from common import memory_ratios, report, run_child, training_memory
 
 PAIRS = [("plain", "aw")]
 LABELS = {"plain": "FPN", "aw": "AW-FPN"}
@@ -36,11 +47,41 @@ NUM_CLASSES = 10
 STEPS = 3  # training steps per timed `fit` call
 
 
-def train_steps(model, x, y):
+class StepTimer(keras.callbacks.Callback):
+    """Wall time of every training batch, in seconds."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        float(logs["loss"])  # waits for the step (JAX dispatches asynchronously)
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def train_steps(model, x, y, callbacks=()):
     """A function running `STEPS` training steps on the batch (x, y) with `fit`."""
     xs = np.concatenate([x] * STEPS)
     ys = {k: np.concatenate([v] * STEPS) for k, v in y.items()}
-    return lambda: model.fit(xs, ys, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+    return lambda: model.fit(xs, ys, batch_size=len(x), epochs=1, shuffle=False, verbose=0,
+                             callbacks=list(callbacks))
+
+
+def step_medians(models, x, y, repeats):
+    """Median training-step time (ms) of each model, their fits interleaved."""
+    timers = {v: StepTimer() for v in models}
+    fits = {v: train_steps(m, x, y, [timers[v]]) for v, m in models.items()}
+    for fit in fits.values():
+        fit()  # compiles
+    for timer in timers.values():
+        timer.seconds.clear()
+    for _ in range(repeats):
+        for fit in fits.values():
+            fit()
+    return {v: 1e3 * statistics.median(t.seconds) for v, t in timers.items()}
 
 
 def build(variant, encoder, size):
@@ -93,9 +134,7 @@ def main():
     rows = []
     for plain, aw in PAIRS:
         models = {v: build(v, encoder, args.image_size) for v in (plain, aw)}
-        times = interleaved_medians({v: train_steps(m, x, y) for v, m in models.items()},
-                                    repeats=args.repeats)
-        times = {v: t / STEPS for v, t in times.items()}
+        times = step_medians(models, x, y, args.repeats)
         params = {v: m.count_params() for v, m in models.items()}
         del models
         memory = {v: run_child(__file__, v, encoder, args.image_size, args.batch)
@@ -109,7 +148,7 @@ def main():
         print(rows[-1], flush=True)
     report("detection_cost", ["pair", "batch", "plain_params", "aw_params", "plain_ms", "aw_ms",
                               "time_ratio", "plain_train_peak_mb", "aw_train_peak_mb",
-                              "train_peak_ratio", "plain_peak_mb", "aw_peak_mb", "peak_ratio"],
+                              "train_peak_ratio", "plain_step_mb", "aw_step_mb", "step_ratio"],
            rows, extra=dict(image_size=args.image_size, encoder=encoder))
 
 

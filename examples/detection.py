@@ -6,7 +6,7 @@ FPN, one with AW-FPN (every lateral and output convolution an AWConv2D), then
 measures COCO AP / AP50 / AP75 (pycocotools) on the held-out test split and
 prints a Table-2-style table.
 
-    python examples/detection.py          # ~10 minutes on 2 CPU cores
+    python examples/detection.py          # ~10 min on 2 idle CPU cores (918 s of CPU time)
     python examples/detection.py --fast   # a smoke run, under a minute
     python examples/detection.py --output runs/detection   # keeps fpn.keras, aw_fpn.keras
 

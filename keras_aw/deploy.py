@@ -34,7 +34,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from keras_aw.runs import ensure_writable_dir, ensure_writable_file, load_model_file
+from keras_aw.utils.files import ensure_writable_dir, ensure_writable_file, load_model_file
 from keras_aw.validation import check_choice, check_positive_int
 
 FORMATS = ("keras", "savedmodel", "tflite", "onnx")

@@ -161,41 +161,67 @@ def model_info(name):
     return info
 
 
+class ModelSpec(NamedTuple):
+    """A parsed model spec such as "AWCBAMResNet50:spatial".
+
+    Attributes:
+        name: the canonical registered name, e.g. "AWCBAMResNet50".
+        kwargs: the builder keyword arguments the spec selects, e.g. {"cbam": "spatial"}.
+        info: the registry entry (`ModelInfo`).
+    """
+
+    name: str
+    kwargs: dict
+    info: ModelInfo
+
+    @property
+    def task(self):
+        """The model's task, "classification" or "detection"."""
+        return self.info.task
+
+    def __str__(self):
+        return f"{self.name}:{self.kwargs['cbam']}" if self.kwargs else self.name
+
+    def build(self, **kwargs):
+        """Builds the model with the spec's keyword arguments and `kwargs`."""
+        return self.info.builder(**self.kwargs, **kwargs)
+
+
 def parse_spec(spec):
-    """Splits ``"NAME[:CBAM_MODE]"`` into (canonical name, builder keyword arguments).
+    """Parses ``"NAME[:CBAM_MODE]"`` (or returns a `ModelSpec` unchanged) into a `ModelSpec`.
 
     Raises:
         ValueError: unknown name, a mode for a builder without CBAM, or an unknown mode.
     """
+    if isinstance(spec, ModelSpec):
+        return spec
     name, _, mode = str(spec).partition(":")
     info = model_info(name)
     if not mode:
-        return info.name, {}
+        return ModelSpec(info.name, {}, info)
     if not info.takes_cbam:
         raise ValueError(f"{info.name} takes no CBAM form; received spec={spec!r}")
     if mode not in CBAM_MODES:
         raise ValueError(f"unknown CBAM form {mode!r} in spec={spec!r}; use one of {CBAM_MODES}")
-    return info.name, {"cbam": mode}
+    return ModelSpec(info.name, {"cbam": mode}, info)
 
 
 def canonical_spec(spec):
     """The canonical spelling of a spec: ``"aw-cbam-resnet50:spatial"`` -> ``"AWCBAMResNet50:spatial"``."""
-    name, kwargs = parse_spec(spec)
-    return f"{name}:{kwargs['cbam']}" if kwargs else name
+    return str(parse_spec(spec))
 
 
 def create_model(name, **kwargs):
     """Builds a registered model: ``create_model("AWSEResNet50", classes=10)``.
 
     Args:
-        name: a registered name or spec (``"AWCBAMMobileNet:spatial"``).
+        name: a registered name or spec (``"AWCBAMMobileNet:spatial"``), or a `ModelSpec`.
         **kwargs: passed to the builder.
 
     Returns:
         The built `keras.Model`.
     """
-    canonical, spec_kwargs = parse_spec(name)
-    return model_info(canonical).builder(**spec_kwargs, **kwargs)
+    return parse_spec(name).build(**kwargs)
 
 
 def paper_rows(table="Table 1"):

@@ -44,7 +44,7 @@ import keras_aw  # noqa: E402
 from keras_aw.applications.mobilenet import BLOCKS, MobileNetV1  # noqa: E402
 from keras_aw.applications.resnet import ResNet  # noqa: E402
 from keras_aw.datasets import load_data  # noqa: E402
-from keras_aw.registry import model_info  # noqa: E402
+from keras_aw_tools import recipe  # noqa: E402
 
 #: The Table 1 variants as builder arguments. CBAM is the original, full CBAM
 #: (channel gate with average- and max-pooled descriptors, then spatial gate).
@@ -115,7 +115,7 @@ def network_builders(network, protocol, model_names=None):
     if network == "models":
         out = {}
         for spec in model_names:
-            canonical = keras_aw.registry.parse_spec(spec)[0]
+            canonical = keras_aw.registry.parse_spec(spec).name
 
             def build(image_size, classes, spec=spec):
                 return _with_rescaling(
@@ -155,7 +155,7 @@ def warm_start_select(network, model_names=None):
     """
     if network == "mobilenet" or (
             network == "models"
-            and model_info(keras_aw.registry.parse_spec(model_names[0])[0]).family == "mobilenet"):
+            and keras_aw.registry.parse_spec(model_names[0]).info.family == "mobilenet"):
         return lambda layer: layer.name.startswith("conv_pw_")
     return None
 
@@ -179,11 +179,10 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def compile_model(model, learning_rate, total_steps, epsilon=1e-7, run_eagerly=False):
-    """The recipe: Adam with a cosine decay to 0 over `total_steps`."""
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(total_steps, 1))
-    model.compile(optimizer=keras.optimizers.Adam(schedule, epsilon=epsilon),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  run_eagerly=run_eagerly)
+    """The protocol's recipe: `keras_aw_tools.recipe` with a per-step cosine decay to 0 over
+    `total_steps` (``decay_steps``, as pre-registered in ACCURACY.md)."""
+    recipe.compile_classifier(model, learning_rate, decay_steps=total_steps, epsilon=epsilon,
+                              run_eagerly=run_eagerly)
 
 
 def fit(model, data, epochs, batch_size, seed):
@@ -343,7 +342,7 @@ def variants_plain(builders, network):
     if network != "models":
         return "plain"
     first = next(iter(builders))
-    if model_info(keras_aw.registry.parse_spec(first)[0]).variant == "plain":
+    if keras_aw.registry.parse_spec(first).info.variant == "plain":
         return first
     print(f"no warm-start study: the first model {first!r} is not a plain network")
     return None

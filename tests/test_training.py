@@ -149,3 +149,29 @@ def test_load_model_file_imports_keras_hub_only_for_a_detector(tmp_path):
     detector = tmp_path / "detector.keras"
     small_detector({"aw": True}).save(detector)
     assert _loaded_in_fresh_process(detector) == "RetinaNetObjectDetector True"
+
+
+@pytest.mark.backend_independent
+def test_the_library_never_imports_the_tooling():
+    """keras_aw (and applications/) import nothing of keras_aw_tools, not even lazily."""
+    import ast
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    offenders, scanned = [], 0
+    for top in ("keras_aw", "applications"):
+        for folder, _, files in os.walk(os.path.join(root, top)):
+            for name in files:
+                if not name.endswith(".py"):
+                    continue
+                path = os.path.join(folder, name)
+                scanned += 1
+                with open(path) as f:
+                    tree = ast.parse(f.read(), path)
+                for node in ast.walk(tree):
+                    modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                               else [node.module or ""] if isinstance(node, ast.ImportFrom)
+                               else [])
+                    offenders += [f"{os.path.relpath(path, root)}:{node.lineno}"
+                                  for m in modules if m.split(".")[0] == "keras_aw_tools"]
+    assert offenders == []
+    assert scanned > 30  # the walk saw the library's modules

@@ -5,7 +5,7 @@
 - `evaluate_detector`: predicts with a keras-hub detector, then `coco_metrics`.
 - `predict_detections`: NMS detections of a detector as NumPy arrays.
 
-Drawing detections is `keras_aw.plots.plot_detections`.
+Drawing detections is `keras_aw_tools.plots.plot_detections` (the tooling).
 
 Values are COCOeval's fractions in [0, 1] (the paper prints them x100).
 Targets use keras-hub's padded format: ``boxes`` (N, M, 4), ``labels`` (N, M),

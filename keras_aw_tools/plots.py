@@ -4,9 +4,10 @@
 - `plot_attention`: for one image, the attention A of every `AWConv2D` layer of
   a model (per layer the kh x kw attention of the output channels whose
   attention varies most, their mean, and the distribution of A).
+- `plot_detections`: boxes with class names and scores on an image.
 
 matplotlib is imported when a function draws (with the Agg backend), so the
-rest of keras_aw works without it.
+rest of keras_aw and its tools work without it.
 """
 
 import os

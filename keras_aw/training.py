@@ -38,7 +38,7 @@ from keras_aw.applications import small_cnn
 from keras_aw.datasets.pipelines import load_data, parse_dataset
 from keras_aw.devices import distribution, precision
 from keras_aw.runs import RunDirectory, RunRecorder, load_checkpoint, load_model_file
-from keras_aw.validation import check_positive_int
+from keras_aw._validation import check_positive_int
 
 
 def build_model(name, input_shape=(32, 32, 3), classes=10, **kwargs):

@@ -368,8 +368,8 @@ def AWCBAMResNet50(include_top=True, weights=None, input_tensor=None, input_shap
                    name="aw_cbam_resnet50", *, cbam="full"):
     """AW-CBAM-ResNet50: ResNet-50 v1 with AW-convolution and CBAM in every bottleneck.
 
-    The paper's Table 1 rows "AW-CBAM-ResNet50 (MaxPool)" (``cbam="maxpool"``) and "AW-
-    CBAM-ResNet50 (Spatial)" (``cbam="spatial"``). Same signature as
+    The paper's Table 1 rows "AW-CBAM-ResNet50 (MaxPool)" (``cbam="maxpool"``) and
+    "AW-CBAM-ResNet50 (Spatial)" (``cbam="spatial"``). Same signature as
     `keras.applications.ResNet50`, except that `weights` defaults to None (no ImageNet
     weights exist).
 
@@ -488,8 +488,8 @@ def AWCBAMResNet101(include_top=True, weights=None, input_tensor=None, input_sha
                     name="aw_cbam_resnet101", *, cbam="full"):
     """AW-CBAM-ResNet101: ResNet-101 v1 with AW-convolution and CBAM in every bottleneck.
 
-    The paper's Table 1 rows "AW-CBAM-ResNet101 (MaxPool)" (``cbam="maxpool"``) and "AW-
-    CBAM-ResNet101 (Spatial)" (``cbam="spatial"``). Same signature as
+    The paper's Table 1 rows "AW-CBAM-ResNet101 (MaxPool)" (``cbam="maxpool"``) and
+    "AW-CBAM-ResNet101 (Spatial)" (``cbam="spatial"``). Same signature as
     `keras.applications.ResNet101`, except that `weights` defaults to None (no ImageNet
     weights exist).
 

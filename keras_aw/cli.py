@@ -198,7 +198,7 @@ def _profile_rows(models):
 
 def _paper_row(spec):
     """The Table 1 row of a spec (a CBAM builder without a form is the default, "full")."""
-    name, kwargs = registry.parse_spec(spec)
+    name, kwargs = registry.parse_spec(spec)[:2]
     info = registry.model_info(name)
     if info.takes_cbam and not kwargs:
         kwargs = {"cbam": "full"}

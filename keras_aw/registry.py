@@ -230,7 +230,8 @@ class ModelSpec(NamedTuple):
         for key, value in self.kwargs.items():
             if key in kwargs and kwargs[key] != value:
                 raise ValueError(
-                    f"the spec {str(self)!r} selects {key}={value!r}; received {key}={kwargs[key]!r}"
+                    f"the spec {str(self)!r} selects {key}={value!r}; "
+                    f"received {key}={kwargs[key]!r}"
                 )
         return self.info.builder(**{**self.kwargs, **kwargs})
 
@@ -258,7 +259,10 @@ def parse_spec(spec):
 
 
 def canonical_spec(spec):
-    """The canonical spelling of a spec: ``"aw-cbam-resnet50:spatial"`` -> ``"AWCBAMResNet50:spatial"``."""
+    """The canonical spelling of a spec, ``str(parse_spec(spec))``.
+
+    ``"aw-cbam-resnet50:spatial"`` -> ``"AWCBAMResNet50:spatial"``.
+    """
     return str(parse_spec(spec))
 
 

@@ -59,7 +59,7 @@ def build_model(name, input_shape=(32, 32, 3), classes=10, **kwargs):
     Raises:
         ValueError: unknown name, or arguments the builder rejects.
     """
-    canonical, spec_kwargs = registry.parse_spec(name)
+    canonical, spec_kwargs = registry.parse_spec(name)[:2]
     info = registry.model_info(canonical)
     if info.task != "classification":
         raise ValueError(f"{canonical} is a {info.task} model, not a classifier")

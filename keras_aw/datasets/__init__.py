@@ -11,3 +11,7 @@ from keras_aw.datasets import pipelines, shapes
 from keras_aw.datasets.pipelines import load_data, parse_dataset
 
 __all__ = ["load_data", "parse_dataset", "pipelines", "shapes"]
+
+
+def __dir__():
+    return sorted(__all__)

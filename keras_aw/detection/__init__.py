@@ -16,11 +16,14 @@ Importing this package imports neither (``import keras_aw`` imports it, so the
 registry lists the detectors); the names that need them import them when first
 used and raise an ImportError saying how to install them.
 
-Loading a saved detector: its encoder and backbone classes are registered with
-Keras when `keras_aw.detection.backbone` is imported, so import it (or touch
-one of its names, e.g. ``keras_aw.detection.FPNBackbone``) before
-`keras.saving.load_model`.
+Loading a saved detector works once `keras_aw` is imported: the keras-hub
+classes of `keras_aw.detection.backbone` (`ResNetEncoder`, `MobileNetEncoder`,
+`FPNBackbone`) are registered with Keras under their names by stand-ins that
+import that module (and keras-hub) when a file holding one is loaded; importing
+`keras_aw.detection.backbone` registers the classes themselves.
 """
+
+import keras
 
 from keras_aw.detection import detectors
 from keras_aw.detection.detectors import *  # noqa: F401,F403  (the named detectors)
@@ -33,6 +36,28 @@ _HUB_NAMES = ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone", "resnet_pyrami
               "mobilenet_pyramid_outputs")
 _COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections", "check_targets",
                "to_xyxy")
+
+
+class _LoadedWithBackbone:
+    """Stands in for a class of `keras_aw.detection.backbone` in Keras's registry.
+
+    `keras.saving.load_model` finds it under the class's registered name and calls
+    `from_config`, which imports the module (keras-hub with it; importing it
+    registers the real class in this one's place) and builds the real object.
+    """
+
+    def __init__(self, name):
+        self.__name__ = name
+
+    def from_config(self, config):
+        from keras_aw.detection import backbone
+
+        return getattr(backbone, self.__name__).from_config(config)
+
+
+for _name in ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone"):
+    keras.saving.get_custom_objects().setdefault(f"keras_aw>{_name}", _LoadedWithBackbone(_name))
+del _name
 
 
 def __getattr__(name):

@@ -86,15 +86,15 @@ def step_medians(models, x, y, repeats):
 
 def build(variant, encoder, size):
     """A compiled RetinaNet with the plain or AW FPN."""
-    from keras_aw.detection import FPNRetinaNet, MobileNetEncoder
+    from keras_aw.detection import build_retinanet, MobileNetEncoder
 
     aw = variant == "aw"
     if encoder == "quick":
         enc = MobileNetEncoder(alpha=0.25, image_shape=(size, size, 3))
-        model = FPNRetinaNet(enc, NUM_CLASSES, (size, size, 3), aw=aw, max_level=5, filters=16,
-                             head_conv_layers=1, anchor_size=2.0)
+        model = build_retinanet(enc, NUM_CLASSES, (size, size, 3), aw=aw, max_level=5, filters=16,
+                                head_conv_layers=1, anchor_size=2.0)
     else:
-        model = FPNRetinaNet(encoder, NUM_CLASSES, (size, size, 3), aw=aw)
+        model = build_retinanet(encoder, NUM_CLASSES, (size, size, 3), aw=aw)
     model.compile(optimizer=keras.optimizers.Adam(1e-4, global_clipnorm=10.0))
     return model
 

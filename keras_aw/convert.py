@@ -12,7 +12,7 @@ import numbers
 
 import keras
 import numpy as np
-from keras_aw.graph import is_graph_model
+from keras_aw._graph import is_graph_model
 from keras_aw.layers.aw_conv2d import AWConv2D
 
 #: Initial attention value used by ``identity_start=True``: A = DEFAULT_IDENTITY_ATTENTION

@@ -42,7 +42,7 @@ from keras_aw.datasets import load_data, load_detection_data, parse_dataset
 from keras_aw.deploy import is_detector
 from keras_aw.devices import distribution, precision
 from keras_aw.utils.files import load_model_file
-from keras_aw.validation import check_positive_int
+from keras_aw._validation import check_positive_int
 from keras_aw_tools import recipe
 from keras_aw_tools.runs import RunDirectory, RunRecorder, load_checkpoint
 

@@ -15,3 +15,7 @@ from keras_aw.datasets.pipelines import (DatasetSpec, load_data, load_detection_
 
 __all__ = ["DatasetSpec", "load_data", "load_detection_data", "parse_dataset", "pipelines",
            "shapes"]
+
+
+def __dir__():
+    return sorted(__all__)

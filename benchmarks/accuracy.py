@@ -10,17 +10,18 @@ runs); ACCURACY.md (or ``--markdown``) is regenerated from that JSON by
 
     KERAS_BACKEND=tensorflow python benchmarks/accuracy.py          # the full protocol
     python benchmarks/accuracy.py --fast           # tiny settings, seconds: runs/accuracy-fast/
+    python benchmarks/accuracy.py --network resnet --resume         # continue the full run
     python benchmarks/accuracy.py --network resnet --seeds 10       # runs/accuracy-custom/
     python benchmarks/accuracy.py --dataset tfds:cifar10 --model ResNet50 AWResNet50 \\
         --image-size 64 --epochs 30 --output cifar.json            # a bigger machine
 
 Only a run of a pre-registered protocol as it stands (no ``--fast``, no setting,
-network, model or seed changed) writes the committed results
-(benchmarks/results/accuracy*.json and ACCURACY.md). Any other run writes by
-default to ``runs/accuracy-fast/`` (``--fast``) or ``runs/accuracy-custom/``
-under the current directory, and refuses an ``--output`` or ``--markdown`` that
-names a committed file. ``--plan`` refuses to replace a result file that already
-holds runs.
+model or seed changed; a part of its studies only with ``--resume``) writes the
+committed results (benchmarks/results/accuracy*.json and ACCURACY.md). Any other
+run writes by default to ``runs/accuracy-fast/`` (``--fast``) or
+``runs/accuracy-custom/`` under the current directory, and refuses an
+``--output`` or ``--markdown`` that names a committed file. ``--plan`` refuses to
+replace a result file that already holds runs.
 
 Protocol (fixed before the full run; see ACCURACY.md): one seed ``s`` fixes
 the data (the Shapes training and test sets are generated with seed ``s``;
@@ -364,11 +365,16 @@ COMMITTED = {os.path.abspath(p) for p in
 
 
 def is_registered_run(args, network):
-    """Whether the command line runs a pre-registered protocol unchanged."""
+    """Whether the command line runs a pre-registered protocol unchanged.
+
+    Its settings unchanged, and all of its studies, or a part of them with
+    ``--resume`` (which keeps the other studies' runs in the file).
+    """
     overrides = ("dataset", "seeds", "epochs", "image_size", "num_train", "num_test", "model")
-    return (not args.fast and all(getattr(args, key) is None for key in overrides)
-            and args.network in (None, network) and not args.no_warm_start
-            and args.first_seed == 0)
+    unchanged = (not args.fast and all(getattr(args, key) is None for key in overrides)
+                 and args.first_seed == 0)
+    whole = args.network in (None, network) and not args.no_warm_start
+    return unchanged and (whole or args.resume)
 
 
 def output_paths(args, default_output, registered):

@@ -266,7 +266,8 @@ python benchmarks/accuracy.py --resume --network resnet          # continue an i
 python benchmarks/accuracy.py --protocol 2                       # protocol 2 (MobileNet); writes
                                                                  # results/accuracy-mobilenet.json
 python benchmarks/accuracy_report.py                             # ACCURACY.md from the JSON alone
-python benchmarks/accuracy.py --fast --output /tmp/acc.json      # tiny smoke run (the test's)
+python benchmarks/accuracy.py --fast                            # tiny smoke run (the test's);
+                                                                 # writes runs/accuracy-fast/ only
 python benchmarks/accuracy.py --dataset tfds:imagenette/160px --image-size 128 \\
     --epochs 30 --model ResNet50 AWResNet50 SEResNet50 AWSEResNet50 \\
     --output big.json                                            # a bigger machine

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import statistics
 import sys
 
@@ -90,6 +91,7 @@ def test_fast_run_leaves_committed_results_byte_identical(fast_run):
     ["--fast", "--output", "benchmarks/results/accuracy.json"],
     ["--fast", "--output", "runs/x.json", "--markdown", "ACCURACY.md"],
     ["--seeds", "1", "--output", "benchmarks/results/accuracy-mobilenet.json"],
+    ["--network", "resnet", "--output", "benchmarks/results/accuracy.json"],  # no --resume
     ["--plan"],  # the registered protocol, but its file holds finished runs
     ["--protocol", "2", "--plan"],
 ])
@@ -97,6 +99,9 @@ def test_runs_refuse_to_overwrite_committed_results(argv, tmp_path, monkeypatch)
     import accuracy
 
     monkeypatch.chdir(ROOT)
+    # Were the refusal missing, fail at once instead of training the full protocol.
+    monkeypatch.setattr(accuracy, "load_data",
+                        lambda *args, **kwargs: pytest.fail(f"{argv} started training"))
     argv = [a if not a.startswith("runs/") else str(tmp_path / a) for a in argv]
     with guarded_committed_files() as digests:
         with pytest.raises(SystemExit, match="committed|finished runs"):
@@ -139,6 +144,32 @@ def test_quick_benchmarks_write_outside_results(tmp_path, monkeypatch):
     assert [p.name for p in written.iterdir()] == [f"layer_speed-{common.keras.backend.backend()}.json"]
     assert sorted(os.listdir(common.RESULTS)) == results
     assert {n: os.path.getmtime(os.path.join(common.RESULTS, n)) for n in results} == stamps
+
+
+def _section(markdown, study):
+    """The Results subsection of one study (from its "### " heading to the next heading)."""
+    import accuracy_report
+
+    lines = markdown.splitlines()
+    title = accuracy_report.STUDY_TITLES[study]
+    (start,) = [i for i, line in enumerate(lines)
+                if line.startswith("#") and line.lstrip("#").strip().startswith(title + ":")]
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#")), len(lines))
+    return "\n".join(lines[start:end])
+
+
+def _table_row(markdown, first_cell):
+    """The cells of the one Markdown table row whose first cell is `first_cell`."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in markdown.splitlines() if line.startswith("|")]
+    matches = [r for r in rows if r[0] == first_cell]
+    assert len(matches) >= 1, f"no table row {first_cell!r}"
+    return matches[0]
+
+
+def _numbers(text):
+    """The decimal numbers in `text` (ASCII or Unicode minus signs)."""
+    return [float(n.replace("−", "-")) for n in re.findall(r"[-+−]?\d+\.\d+", text)]
 
 
 def _recomputed_pair(runs, variant, baseline):
@@ -202,10 +233,14 @@ def test_fast_run_statistics_come_from_per_seed_pairs(fast_run):
             assert pair["mean_diff"] == pytest.approx(mean, abs=1e-12)
             assert pair["ci95"] == pytest.approx([mean - half, mean + half], abs=1e-6)
             assert pair["wins"] == sum(d > 0 for d in diffs)
-            # The report prints these numbers (percentage points, 2 decimals).
-            row = (f"| {variant} − {baseline} | {len(seeds)} | {100 * mean:+.2f} | "
-                   f"[{100 * (mean - half):+.2f}, {100 * (mean + half):+.2f}] |")
-            assert row in markdown, row
+            # The report prints these numbers (percentage points, 2 decimals): read back from
+            # the table's cells, not compared with a string built like the report's.
+            cells = _table_row(_section(markdown, study), f"{variant} − {baseline}")
+            assert int(cells[1]) == len(seeds)
+            assert _numbers(cells[2]) == pytest.approx([100 * mean], abs=0.006)
+            assert _numbers(cells[3]) == pytest.approx(
+                [100 * (mean - half), 100 * (mean + half)], abs=0.006)
+            assert cells[4] == f"{sum(d > 0 for d in diffs)}/{len(seeds)}"
         for row in summary[study]["rows"]:
             accs = [r["test_accuracy"] for r in runs if r["variant"] == row["variant"]]
             assert row["n"] == len(accs) == 2
@@ -221,8 +256,15 @@ def test_fast_run_report_structure(fast_run):
         assert heading in markdown
     for seed in data["protocol"]["seed_list"]:
         assert sum(line.startswith(f"| {seed} | ") for line in markdown.splitlines()) == 3
-    for run in data["runs"]:  # every run's accuracy is printed in a per-seed table
-        assert f"{100 * run['test_accuracy']:.2f} (" in markdown
+    seed_rows = {}
+    for study in data["studies"]:
+        for line in _section(markdown, study).splitlines():
+            for seed in data["protocol"]["seed_list"]:
+                if line.startswith(f"| {seed} | "):
+                    seed_rows.setdefault((study, seed), []).extend(_numbers(line))
+    for run in data["runs"]:  # every run's accuracy is printed in its study's row of its seed
+        printed = seed_rows[(run["study"], run["seed"])]
+        assert any(abs(v - 100 * run["test_accuracy"]) < 0.006 for v in printed), (run, printed)
 
 
 @pytest.mark.backend_independent

@@ -2,6 +2,8 @@
 
 Run: KERAS_BACKEND=tensorflow python benchmarks/detection_cost.py [--quick]
 
+``--quick`` writes runs/benchmarks-quick/NAME-BACKEND.json (never results/).
+
 Pairs (keras-hub RetinaNet, `keras_aw.detection` registered builders, the
 paper's FPN settings: P3-P7, 256 filters, 4 head convolutions):
 FPNResNet50 / AWFPNResNet50 by default (``--encoder resnet101`` for the paper's
@@ -149,7 +151,7 @@ def main():
     report("detection_cost", ["pair", "batch", "plain_params", "aw_params", "plain_ms", "aw_ms",
                               "time_ratio", "plain_train_peak_mb", "aw_train_peak_mb",
                               "train_peak_ratio", "plain_step_mb", "aw_step_mb", "step_ratio"],
-           rows, extra=dict(image_size=args.image_size, encoder=encoder))
+           rows, extra=dict(image_size=args.image_size, encoder=encoder), quick=args.quick)
 
 
 if __name__ == "__main__":

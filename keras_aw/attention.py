@@ -9,12 +9,12 @@ them are drawn by `keras_aw_tools.plots.plot_attention` (the tooling).
 Example:
 
 >>> import numpy as np
->>> import keras_aw
 >>> from keras_aw import attention
->>> model = keras_aw.create_model("AWSmallCNN", input_shape=(32, 32, 3), classes=10)
+>>> from keras_aw.applications import small_cnn
+>>> model = small_cnn.AWSmallCNN((32, 32, 3), widths=(8, 16, 16, 16))
 >>> maps = attention.attention_maps(model, np.zeros((32, 32, 3), "float32"))
 >>> [(name, a.shape) for name, a in maps]
-[('block3_awconv', (3, 3, 64, 128)), ('block4_awconv', (3, 3, 128, 128))]
+[('block3_awconv', (3, 3, 16, 16)), ('block4_awconv', (3, 3, 16, 16))]
 """
 
 import keras

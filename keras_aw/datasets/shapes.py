@@ -15,7 +15,9 @@ Example:
 >>> (x_train, y_train), (x_test, y_test) = shapes.load_data(num_train=8, num_test=4)
 >>> x_train.shape, x_train.dtype, y_train.shape, y_train.dtype
 ((8, 32, 32, 3), dtype('uint8'), (8,), dtype('uint8'))
->>> shapes.CLASS_NAMES[int(y_train[0])] in shapes.CLASS_NAMES
+>>> shapes.NUM_CLASSES, shapes.CLASS_NAMES[:3]
+(10, ('circle', 'ring', 'triangle'))
+>>> set(y_train.tolist()) | set(y_test.tolist()) <= set(range(10))
 True
 """
 

@@ -396,7 +396,8 @@ def test_profile_rows():
 @pytest.fixture(scope="module")
 def tiny_detector_name():
     """A small registered detector (the registry is open to new builders, like timm's)."""
-    detection = pytest.importorskip("keras_aw.detection")
+    pytest.importorskip("keras_hub")
+    from keras_aw import detection
     from keras_aw import registry
 
     from detection_helpers import small_detector
@@ -471,7 +472,8 @@ def test_detector_train_resume_evaluate_visualize(tiny_detector_name, tmp_path, 
 @pytest.mark.backend_independent
 def test_profile_table2(capsys, monkeypatch):
     """`profile --table 2` prints one row per Table 2 variant beside the paper's AP columns."""
-    detection = pytest.importorskip("keras_aw.detection")
+    pytest.importorskip("keras_hub")
+    from keras_aw import detection
     real = detection.profile_table2
     # The small ResNet encoder keeps the test fast; the rows and columns are the same.
     monkeypatch.setattr(detection, "profile_table2",

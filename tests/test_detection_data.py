@@ -182,7 +182,7 @@ def test_plot_detections(tmp_path):
 
 
 def test_coco_pipeline_with_mock_data():
-    import tensorflow_datasets as tfds
+    tfds = pytest.importorskip("tensorflow_datasets")
 
     from keras_aw.datasets.coco import load_coco
 

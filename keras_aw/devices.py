@@ -435,6 +435,7 @@ def initialize_cluster(job_addresses=None, num_processes=None, process_id=None, 
     if starter is None:
         raise ValueError(f"clusters are supported on the jax, tensorflow and torch backends, "
                          f"not {backend!r}")
+    _wait_for_coordinator(spec, seconds)
     engine = starter(spec, seconds)
     _CLUSTER = Cluster(spec, backend, seconds, engine)
     return _CLUSTER
@@ -452,8 +453,61 @@ def _join_error(spec, seconds, error):
         f"with the same num_processes and its own process_id): {_first_line(error)}")
 
 
+def _wait_for_coordinator(spec, seconds):
+    """Non-chief processes: waits until the coordinator's port accepts connections.
+
+    Engines report an unreachable coordinator late or badly (JAX aborts the
+    process with a C++ stack trace): fail first, with a clear message.
+    Returns the seconds left of `seconds`.
+    """
+    import socket
+    import time
+
+    start = time.monotonic()
+    if spec.process_id == 0:
+        return seconds
+    host, _, port = spec.addresses[0].rpartition(":")
+    host = host.strip("[]")
+    error = None
+    while time.monotonic() - start < seconds:
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
+            return max(1, int(seconds - (time.monotonic() - start)))
+        except OSError as e:
+            error = e
+            time.sleep(0.5)
+    raise ConnectionError(
+        f"process {spec.process_id} of {spec.num_processes} cannot reach the cluster's "
+        f"coordinator {spec.addresses[0]} (from {spec.source}) within {seconds} s: {error}")
+
+
+#: Exit status of a process that a join watchdog ended.
+JOIN_TIMEOUT_EXIT_STATUS = 3
+
+
+@contextlib.contextmanager
+def _watchdog(spec, seconds):
+    """Ends the process (status 3, with a one-line message) if the block outlasts `seconds`."""
+    import sys
+
+    def expire():
+        error = _join_error(spec, seconds, TimeoutError("the engine is still waiting for the "
+                                                        "other processes"))
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        os._exit(JOIN_TIMEOUT_EXIT_STATUS)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 def _start_jax(spec, seconds):
     import jax
+
 
     # keras.distribution.initialize(...) calls jax.distributed.initialize without
     # its timeouts (300 s to join, 300 s at the shutdown barrier): call it directly.
@@ -501,14 +555,17 @@ def _start_tensorflow(spec, seconds):
         coordinated_jobs=[coordination_config_pb2.CoordinatedJob(
             name=job, num_tasks=cluster_spec.num_tasks(job))
             for job in ("chief", "worker") if job in cluster_spec.jobs])
-    try:
-        strategy = tf.distribute.MultiWorkerMirroredStrategy(
-            cluster_resolver=resolver,
-            communication_options=tf.distribute.experimental.CommunicationOptions(
-                timeout_seconds=seconds))
-        strategy.extended._in_multi_worker_mode()  # noqa: SLF001 - forces the join
-    except Exception as e:  # noqa: BLE001
-        raise _join_error(spec, seconds, e) from e
+    # The chief waits for missing workers inside the strategy's constructor (its
+    # eager context creation retries without a deadline, measured > 200 s despite
+    # the timeouts above); nothing can interrupt it but ending the process.
+    with _watchdog(spec, seconds):
+        try:
+            strategy = tf.distribute.MultiWorkerMirroredStrategy(
+                cluster_resolver=resolver,
+                communication_options=tf.distribute.experimental.CommunicationOptions(
+                    timeout_seconds=seconds))
+        except Exception as e:  # noqa: BLE001
+            raise _join_error(spec, seconds, e) from e
     if reduce_shim_needed():
         _install_reduce_shim(strategy)
     return strategy

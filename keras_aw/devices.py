@@ -435,6 +435,11 @@ def initialize_cluster(job_addresses=None, num_processes=None, process_id=None, 
     if starter is None:
         raise ValueError(f"clusters are supported on the jax, tensorflow and torch backends, "
                          f"not {backend!r}")
+    import sys
+
+    print(f"keras_aw: process {spec.process_id} of {spec.num_processes} joining the cluster "
+          f"at {spec.addresses[0]} ({spec.source}) on {backend}; it ends if the others have "
+          f"not joined within {seconds} s", file=sys.stderr, flush=True)
     _wait_for_coordinator(spec, seconds)
     engine = starter(spec, seconds)
     _CLUSTER = Cluster(spec, backend, seconds, engine)
@@ -481,28 +486,20 @@ def _wait_for_coordinator(spec, seconds):
         f"coordinator {spec.addresses[0]} (from {spec.source}) within {seconds} s: {error}")
 
 
-#: Exit status of a process that a join watchdog ended.
-JOIN_TIMEOUT_EXIT_STATUS = 3
-
-
 @contextlib.contextmanager
 def _watchdog(spec, seconds):
-    """Ends the process (status 3, with a one-line message) if the block outlasts `seconds`."""
-    import sys
+    """Ends the process if the block outlasts `seconds` (it may hold the GIL: no Python timer).
 
-    def expire():
-        error = _join_error(spec, seconds, TimeoutError("the engine is still waiting for the "
-                                                        "other processes"))
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        os._exit(JOIN_TIMEOUT_EXIT_STATUS)
+    `faulthandler` fires from a C thread: it prints where each thread waits
+    (under the line announcing the deadline) and exits with status 1.
+    """
+    import faulthandler
 
-    timer = threading.Timer(seconds, expire)
-    timer.daemon = True
-    timer.start()
+    faulthandler.dump_traceback_later(seconds, exit=True)
     try:
         yield
     finally:
-        timer.cancel()
+        faulthandler.cancel_dump_traceback_later()
 
 
 def _start_jax(spec, seconds):
@@ -624,7 +621,7 @@ def _start_torch(spec, seconds):
                                 timeout=datetime.timedelta(seconds=seconds))
     except Exception as e:  # noqa: BLE001
         raise _join_error(spec, seconds, e) from e
-    return local_rank
+    return local_rank if cuda else None  # the GPU this process drives (DDP's device_ids)
 
 
 class Cluster:
@@ -795,6 +792,14 @@ class Cluster:
                 dist.destroy_process_group()
 
 
+def check_sync_batchnorm():
+    """Raises `ValueError` on a backend without synchronized BatchNorm (PyTorch)."""
+    if keras.backend.backend() == "torch":
+        raise ValueError("synchronized BatchNorm is not supported on the torch backend "
+                         "(Keras refuses BatchNormalization(synchronized=True) there); train "
+                         "without --sync-batchnorm, or on KERAS_BACKEND=tensorflow or jax")
+
+
 def synchronize_batchnorm(model, cluster=None):
     """Makes every BatchNormalization of `model` (AWConv2D's included) use global statistics.
 
@@ -808,11 +813,8 @@ def synchronize_batchnorm(model, cluster=None):
     Raises:
         ValueError: on the torch backend.
     """
+    check_sync_batchnorm()
     backend = keras.backend.backend()
-    if backend == "torch":
-        raise ValueError("synchronized BatchNorm is not supported on the torch backend "
-                         "(Keras refuses BatchNormalization(synchronized=True) there); train "
-                         "without --sync-batchnorm, or on KERAS_BACKEND=tensorflow or jax")
     layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
               if isinstance(layer, keras.layers.BatchNormalization)]
     if backend == "tensorflow":
@@ -867,3 +869,39 @@ def install_ddp_train_step(model, cluster):
 
     model.train_step = train_step
     return ddp
+
+
+class GlobalLogs(keras.callbacks.Callback):
+    """Makes the epoch logs global: the mean over the processes (PyTorch logs are per process).
+
+    Put it first among `fit`'s callbacks: it updates the logs dict in place,
+    so the callbacks after it (a run recorder) see the global values.
+    """
+
+    def __init__(self, cluster):
+        super().__init__()
+        self.cluster = cluster
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs:
+            logs.update(self.cluster.mean_logs(logs))
+
+
+@contextlib.contextmanager
+def saving(model, cluster=None):
+    """The conditions for one process (the chief) to save `model` alone.
+
+    On JAX, no distribution (see `Cluster.local`). Synchronized BatchNorm
+    layers are saved unsynchronized (a `.keras` file with ``synchronized=True``
+    loads on TensorFlow only) and synchronized again afterwards.
+    """
+    synced = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+              if isinstance(layer, keras.layers.BatchNormalization) and layer.synchronized]
+    for layer in synced:
+        layer.synchronized = False
+    try:
+        with cluster.local() if cluster is not None else contextlib.nullcontext():
+            yield
+    finally:
+        for layer in synced:
+            layer.synchronized = True

@@ -232,28 +232,30 @@ def _addresses(n):
     return [f"127.0.0.1:{port}" for port in mp_launch.free_ports(n)]
 
 
-def _launch_cluster(out, *args, timeout=240):
+def _launch_cluster(out, *args, worker=WORKER, torchrun=True, timeout=240, env=None):
     """Two processes as a scheduler starts them on this backend: JAX with flags, TensorFlow
-    with TF_CONFIG, PyTorch with torchrun. Returns the `launch` results."""
+    with TF_CONFIG, PyTorch with torchrun (``torchrun=False``: flags). Returns the `launch`
+    results (one for torchrun, which starts both processes)."""
     common = ["--out", out, *map(str, args)]
+    env = env or _env()
     if BACKEND == "tensorflow":
         workers = _addresses(2)
         envs = [{"TF_CONFIG": json.dumps({"cluster": {"worker": workers},
                                           "task": {"type": "worker", "index": i}})}
                 for i in range(2)]
-        return mp_launch.launch([mp_launch.python_command(WORKER, *common)] * 2, env=_env(),
+        return mp_launch.launch([mp_launch.python_command(worker, *common)] * 2, env=env,
                                 envs=envs, timeout=timeout)
-    if BACKEND == "torch":
+    if BACKEND == "torch" and torchrun:
         endpoint = _addresses(1)[0]
         command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
                    "--nproc-per-node", "2", "--rdzv-backend", "c10d", "--rdzv-endpoint",
-                   endpoint, "--max-restarts", "0", WORKER, *common]
-        return mp_launch.launch([command], env=_env(), timeout=timeout)
+                   endpoint, "--max-restarts", "0", worker, *common]
+        return mp_launch.launch([command], env=env, timeout=timeout)
     address = _addresses(1)[0]
     return mp_launch.launch(
-        [mp_launch.python_command(WORKER, *common, "--job-addresses", address,
+        [mp_launch.python_command(worker, *common, "--job-addresses", address,
                                   "--num-processes", 2, "--process-id", i) for i in range(2)],
-        env=_env(), timeout=timeout)
+        env=env, timeout=timeout)
 
 
 def _weights(path):
@@ -311,7 +313,7 @@ def test_bad_process_id_and_unreachable_coordinator_end_in_bounded_time(tmp_path
     assert all(r.returncode not in (0, None) for r in results), report
     assert "process_id=2" in results[1].output and "[0, 1]" in results[1].output, report
     assert f"cannot reach the cluster's coordinator {nowhere[0]}" in results[2].output, report
-    assert f"within {FAULT_TIMEOUT} s" in results[0].output + results[2].output, report
+    assert f"within {FAULT_TIMEOUT} s" in results[0].output, report
     assert not list(tmp_path.glob("proc_*")), "a process trained alone"
     print(f"\n{BACKEND}: join faults ended in {time.monotonic() - start:.1f} s")
 
@@ -319,12 +321,9 @@ def test_bad_process_id_and_unreachable_coordinator_end_in_bounded_time(tmp_path
 @pytest.mark.multiprocess
 def test_a_process_killed_mid_epoch_ends_the_other(tmp_path):
     start = time.monotonic()
-    address = _addresses(1)[0]
     env = _env(**{devices.TIMEOUT_VARIABLE: FAULT_TIMEOUT})
-    results = mp_launch.launch(
-        [mp_launch.python_command(WORKER, "--out", str(tmp_path), "--job-addresses", address,
-                                  "--num-processes", 2, "--process-id", i, "--kill", "0:1")
-         for i in range(2)], env=env, timeout=150)
+    results = _launch_cluster(str(tmp_path), "--kill", "0:1", torchrun=False, env=env,
+                              timeout=150)
     report = mp_launch.describe(results)
     assert results[1].returncode == -9 and "killing itself" in results[1].output, report
     assert results[0].returncode not in (0, None), report

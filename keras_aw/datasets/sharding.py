@@ -109,3 +109,71 @@ def for_cluster(dataset, cluster, global_batch_size):
         return dataset
     return shard_batches(dataset, cluster.num_processes, cluster.process_id,
                          global_batch_size)
+
+
+def epoch_batches(x, y, batch_size, seed, first_epoch=0, epochs=None):
+    """Global batches of NumPy arrays, shuffled per epoch by `(seed, epoch)` alone.
+
+    Epoch ``e`` is a stateless shuffle (``tf.random.experimental.stateless_shuffle``
+    with seed ``(seed, e)``) cut into ``len(x) // batch_size`` full batches; the
+    epochs follow one another in one pipeline (give `fit` ``steps_per_epoch``).
+    Every process, a single process, and a run resumed at `first_epoch` all get
+    the same batches for the same epoch, which an iterator-seeded
+    ``Dataset.shuffle`` does not promise (its order depends on how many
+    iterators were made before).
+
+    Args:
+        x, y: NumPy arrays with the same first dimension.
+        batch_size: the global batch size.
+        seed: int seed of the shuffles.
+        first_epoch: the first epoch's index (a resumed run's epochs done).
+        epochs: the number of epochs in the pipeline (None: without end).
+
+    Returns:
+        ``(dataset, steps_per_epoch)``.
+
+    Raises:
+        ValueError: fewer samples than `batch_size`.
+    """
+    import tensorflow as tf
+
+    n = len(x)
+    steps = n // batch_size
+    if steps < 1:
+        raise ValueError(f"`batch_size` must be at most the {n} samples; received "
+                         f"batch_size={batch_size}")
+    images, labels = tf.constant(x), tf.constant(y)
+
+    def one_epoch(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        batches = tf.reshape(order[: steps * batch_size], (steps, batch_size))
+        return tf.data.Dataset.from_tensor_slices(batches).map(
+            lambda index: (tf.gather(images, index), tf.gather(labels, index)))
+
+    last = first_epoch + epochs if epochs is not None else 2 ** 62
+    dataset = tf.data.Dataset.range(first_epoch, last).flat_map(one_epoch)
+    return dataset.prefetch(tf.data.AUTOTUNE), steps
+
+
+def cluster_input(data, batch_size, cluster, seed=0, first_epoch=0, epochs=None,
+                  training=True):
+    """One process's `fit` input for `cluster` from NumPy ``(x, y)`` or a global `tf.data` pipeline.
+
+    NumPy training data become `epoch_batches` (validation data plain full
+    batches in order), then `for_cluster` shards them where the engine does not.
+
+    Returns:
+        ``(dataset, steps_per_epoch)``; steps_per_epoch is None for a `tf.data` input.
+    """
+    import tensorflow as tf
+
+    steps = None
+    if isinstance(data, tuple):
+        x, y = data
+        if training:
+            data, steps = epoch_batches(x, y, batch_size, seed, first_epoch, epochs)
+        else:
+            data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size,
+                                                                   drop_remainder=True)
+    return for_cluster(data, cluster, batch_size), steps

@@ -1,16 +1,17 @@
-"""One process of the multi-process tests (tests/test_multiprocess.py): trains a tiny AW model.
+"""One process at the engine level: `keras_aw.devices` with Keras's `fit`, no training loop.
 
 Run as ``python tests/mp_worker.py --out DIR [--job-addresses ... --num-processes N
 --process-id I]`` (or with `TF_CONFIG` / torchrun's variables / `KERAS_DISTRIBUTION_*`
 set): joins the cluster with `keras_aw.devices.initialize_cluster`, trains a
-model with an AWConv2D inside for `--epochs` epochs on fixed global batches
+tiny model with an AWConv2D inside for `--epochs` epochs on fixed global batches
 with Keras's `fit`, writes its weights to ``DIR/proc_{I}.npz`` and its logs to
-``DIR/proc_{I}.json``. Without a cluster it is the single-process reference;
-``--splits 2`` then runs each step as two half-batch forward passes with
-averaged gradients (what two PyTorch DDP processes compute, BatchNorm
-statistics per half).
-
-`build_model` and `global_dataset` are imported by the tests as well.
+``DIR/proc_{I}.json``; a bad cluster or batch size prints ``error: ...`` and
+exits with status 2. tests/test_multiprocess.py uses it for the faults met
+before training (bad process id, unreachable coordinator, indivisible batch);
+without a cluster it is a single-process run, and ``--splits 2`` runs each step
+as two half-batch forward passes with averaged gradients (what two PyTorch DDP
+processes compute, BatchNorm statistics per half: `install_split_step`, also
+used by the training reference of tests/mp_train_worker.py).
 """
 
 import argparse

@@ -1,10 +1,13 @@
 """keras_aw.applications: ResNet and MobileNet builders in every Table 1 variant.
 
-Every builder has keras.applications' signature (`weights` defaults to None:
-no ImageNet weights exist for AW networks) and is registered in
-`keras_aw.registry` (``keras_aw.list_models()``). The modules `resnet` and
-`mobilenet` also expose `preprocess_input` and `decode_predictions`;
-`small_cnn` holds the small demonstration networks.
+Every named builder has keras.applications' signature (`weights` defaults to
+None: no ImageNet weights exist for AW networks) and is registered in
+`keras_aw.registry` (``keras_aw.list_models()``). Each family module declares
+its named networks as a table (`resnet.MODELS`, `mobilenet.MODELS`,
+`small_cnn.MODELS`) over one generic builder (`ResNet`, `MobileNetV1`,
+`SmallCNN`). The modules `resnet` and `mobilenet` also expose
+`preprocess_input` and `decode_predictions`; `small_cnn` holds the small
+demonstration networks. `builder_utils` is the families' private helper module.
 """
 
 # Import order is the registry's family order: ResNets, MobileNet, small CNNs.
@@ -49,3 +52,7 @@ __all__ = [
     "ResNet", "ResNet101", "ResNet152", "ResNet50", "SEMobileNet", "SEResNet101",
     "SEResNet152", "SEResNet50", "imagenet_utils", "mobilenet", "resnet",
 ]
+
+
+def __dir__():
+    return sorted(__all__)

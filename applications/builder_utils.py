@@ -1,9 +1,10 @@
 """What every builder of `keras_aw.applications` shares.
 
-Argument validation with keras.applications' rules, the model input, weight
+Argument validation with keras.applications' rules, the model input and weight
 loading, and the attention factory that lets one block definition serve the
-plain, SE and CBAM variants (the timm pattern: blocks take an attention
-factory instead of being subclassed per attention type).
+plain, SE and CBAM variants (the timm pattern: blocks take an attention factory
+instead of being subclassed per attention type); the detectors' pyramid
+(`keras_aw.detection.FeaturePyramid`) uses the same factory.
 """
 
 import numbers
@@ -12,11 +13,10 @@ import os
 import keras
 from keras import layers
 
+from keras_aw._validation import check_choice, check_positive_int
 from keras_aw.layers import CBAM, SqueezeExcite
-from keras_aw.layers.cbam import MODES as CBAM_MODES
-from keras_aw.validation import check_choice, check_positive_int
+from keras_aw.vocabulary import ATTENTIONS, CBAM_MODES
 
-ATTENTIONS = (None, "se", "cbam")
 POOLINGS = (None, "avg", "max")
 MIN_SIZE = 32
 DEFAULT_SIZE = 224
@@ -153,48 +153,37 @@ def classifier_or_pooling(x, include_top, pooling, classes, classifier_activatio
 
 
 def attention_factory(attention, cbam, data_format, dtype, reduction=16):
-    """Returns None, or a function ``name -> layer`` building the chosen attention.
+    """Returns None, or a function ``name -> layer`` building the chosen attention module.
 
-    The layer is named ``name + "_se"`` or ``name + "_cbam"``.
+    Args:
+        attention: None, "se" or "cbam" (`keras_aw.vocabulary.ATTENTIONS`).
+        cbam: the CBAM form (`keras_aw.vocabulary.CBAM_MODES`), used with "cbam".
+        data_format, dtype: passed to the layer.
+        reduction: the SE / CBAM reduction ratio.
+
+    Returns:
+        None without attention; else a function of a layer name: a name with
+        ``{}`` gets "se" / "cbam" in its place (``"lateral_{}_P3"`` ->
+        ``"lateral_se_P3"``), any other name gets ``"_se"`` / ``"_cbam"`` appended.
+
+    Example:
+
+    >>> make = attention_factory("cbam", "spatial", "channels_last", None)
+    >>> make("conv2_block1").name, make("output_{}_P3").mode
+    ('conv2_block1_cbam', 'spatial')
     """
+    check_choice("attention", attention, ATTENTIONS)
     if attention is None:
         return None
+
+    def layer_name(name):
+        return name.replace("{}", attention) if "{}" in name else f"{name}_{attention}"
+
     if attention == "se":
-        return lambda name: SqueezeExcite(
-            reduction=reduction, data_format=data_format, dtype=dtype, name=name + "_se"
-        )
-    return lambda name: CBAM(
-        mode=cbam, reduction=reduction, data_format=data_format, dtype=dtype,
-        name=name + "_cbam",
-    )
-
-
-_CBAM_DOC = """
-
-    `cbam` picks the CBAM form: "full" (channel gate on average- and
-    max-pooled descriptors, then the spatial gate; the original CBAM),
-    "maxpool" (the channel gate only) or "spatial" (average-pooled channel
-    gate, then the spatial gate) - the paper's "AW-CBAM (MaxPool)" and
-    "AW-CBAM (Spatial)" rows."""
-
-_CBAM_ARG = """
-        cbam: "full", "maxpool" or "spatial" (keyword-only)."""
-
-
-def document(func, template, aw=False, cbam=False, **fields):
-    """Sets a named builder's docstring from its module's template.
-
-    The template's ``{func}``, ``{cbam_doc}``, ``{cbam_arg}`` and ``{aw_shape}``
-    fields are filled here (the CBAM paragraph and argument only for CBAM
-    builders; the default input shape as AW networks need it); `fields` fill
-    the rest.
-    """
-    func.__doc__ = template.format(
-        func=func.__name__, cbam_doc=_CBAM_DOC if cbam else "",
-        cbam_arg=_CBAM_ARG if cbam else "",
-        aw_shape=" or, for AW networks, always (a static size is needed)" if aw else
-        ", else (None, None, 3)", **fields)
-    return func
+        return lambda name: SqueezeExcite(reduction=reduction, data_format=data_format,
+                                          dtype=dtype, name=layer_name(name))
+    return lambda name: CBAM(mode=cbam, reduction=reduction, data_format=data_format,
+                             dtype=dtype, name=layer_name(name))
 
 
 def finish(model, weights):

@@ -2,8 +2,31 @@
 
 One generic builder, `MobileNetV1`, and one separable block parameterized by
 the pointwise convolution class (`Conv2D` or `AWConv2D`) and an attention
-factory (None, SE or CBAM); every named builder (`AWSEMobileNet`, ...) is a
-one-line call of it.
+factory (None, SE or CBAM). The named builders (`MobileNet`, `AWMobileNet`,
+..., `AWCBAMMobileNet`) are declared as data in `MODELS` (name -> family,
+variant, `MobileNetV1` arguments, the paper's Table 1 rows); each one is a
+written function calling `MobileNetV1` with its row of the table, and the table
+is registered in `keras_aw.registry`.
+
+Builder arguments (every named builder; keras.applications' signature):
+    input_shape: optional 3-tuple with 3 channels, height and width >= 32;
+        defaults to (224, 224, 3) with the top or with AW-convolutions (a static
+        size is needed), else (None, None, 3).
+    alpha: positive width multiplier (1.0 is the paper's network).
+    depth_multiplier: positive int, the depthwise channel multiplier.
+    dropout: dropout rate before the classifier, in [0, 1).
+    include_top: whether to add the classifier.
+    weights: None (random initialization) or the path of a weights file to load.
+        "imagenet" raises a ValueError saying how to warm-start instead: no
+        ImageNet weights exist for these networks.
+    input_tensor: optional Keras tensor (output of `keras.Input`) to use as the
+        image input.
+    pooling: None, "avg" or "max", the pooling of the last feature map when
+        ``include_top=False``.
+    classes: number of classes.
+    classifier_activation: activation of the classifier (None for logits).
+    name: name of the model; None gives keras.applications' pattern, e.g.
+        ``"aw_se_mobilenet_1.00_224"``.
 
 Layout (docs/design.md): keras.applications' MobileNet (``conv1``, then 13 blocks
 ``conv_dw_i`` / ``conv_pw_i``, each convolution bias-free with BatchNorm and
@@ -31,9 +54,10 @@ from keras import layers
 
 import keras_aw.applications.builder_utils as builder_utils
 import keras_aw.applications.imagenet_utils as imagenet_utils
+from keras_aw._validation import check_positive_int, standardize_data_format
 from keras_aw.layers import AWConv2D
-from keras_aw.registry import register_model, table1
-from keras_aw.validation import check_positive_int, standardize_data_format
+from keras_aw.registry import register_models, table1
+from keras_aw.vocabulary import variant_arguments
 
 # (pointwise filters at alpha=1, stride of the depthwise convolution) per block.
 BLOCKS = (
@@ -154,7 +178,7 @@ def MobileNetV1(
             or not 0 <= dropout < 1:
         raise ValueError(f"`dropout` must be a number in [0, 1); received dropout={dropout!r}")
     if not isinstance(aw, bool):
-        raise ValueError(f"`aw` must be a bool; received aw={aw!r}")
+        raise TypeError(f"`aw` must be a bool; received aw={aw!r}")
     if isinstance(blocks, (str, bytes)) or not hasattr(blocks, "__len__") or not blocks or any(
         not isinstance(b, (tuple, list)) or len(b) != 2 or b[1] not in (1, 2) for b in blocks
     ):
@@ -201,98 +225,195 @@ def MobileNetV1(
     return builder_utils.finish(model, weights)
 
 
-_DOC = """Builds {title}: MobileNet v1{extra} (Zhu et al., ICANN 2021, Table 1).
+# --- the named MobileNets: a table of data, one written function per name --------
 
-    Same signature and semantics as `keras.applications.MobileNet`, except
-    that `weights` defaults to None (no ImageNet weights exist; "imagenet"
-    raises a ValueError saying how to warm-start instead).{cbam_doc}
+#: The named MobileNets: name -> (family, variant, `MobileNetV1` arguments besides the
+#: variant's, the paper's Table 1 rows).
+MODELS = {
+    "MobileNet": ("mobilenet", "plain", {}, [table1("MobileNet", 31.39, 11.51, 0.569, 4.23)]),
+    "AWMobileNet": ("mobilenet", "aw", {}, []),
+    "SEMobileNet": ("mobilenet", "se", {}, [table1("SE-MobileNet", 29.97, 10.63, 0.581, 5.07)]),
+    "AWSEMobileNet": ("mobilenet", "aw-se", {},
+                      [table1("AW-SE-MobileNet", 29.41, 10.59, 0.623, 5.52)]),
+    "CBAMMobileNet": ("mobilenet", "cbam", {},
+                      [table1("CBAM-MobileNet", 29.01, 9.99, 0.611, 5.07, cbam="full")]),
+    "AWCBAMMobileNet": ("mobilenet", "aw-cbam", {}, [
+        table1("AW-CBAM-MobileNet (Spatial)", 28.82, 9.98, 0.652, 5.52, cbam="spatial")]),
+}
+
+
+def _build(name, arguments):
+    """Builds the named MobileNet of `MODELS` with the caller's arguments (its ``locals()``)."""
+    _, variant, fixed, _ = MODELS[name]
+    return MobileNetV1(**fixed, **variant_arguments(variant), **arguments)
+
+
+def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, include_top=True,
+              weights=None, input_tensor=None, pooling=None, classes=1000,
+              classifier_activation="softmax", name=None):
+    """MobileNet: the plain MobileNet v1, the baseline of the variants.
+
+    The paper's Table 1 row "MobileNet". Same signature as `keras.applications.MobileNet`,
+    except that `weights` defaults to None (no ImageNet weights exist).
 
     Args:
-        input_shape: optional 3-tuple with 3 channels, height and width >= 32;
-            defaults to (224, 224, 3) with the top{aw_shape}.
-        alpha: width multiplier.
-        depth_multiplier: depthwise channel multiplier.
-        dropout: dropout rate before the classifier.
-        include_top: whether to add the classifier.
-        weights: None or the path of a weights file to load.
-        input_tensor: optional Keras tensor to use as the image input.
-        pooling: None, "avg" or "max", when ``include_top=False``.
-        classes: number of classes.
-        classifier_activation: activation of the classifier (None for logits).
-        name: name of the model (None: keras.applications' naming pattern).{cbam_arg}
+        input_shape, alpha, depth_multiplier, dropout, include_top, weights, input_tensor,
+            pooling, classes, classifier_activation, name: keras.applications' arguments, see
+            "Builder arguments" in the module docstring.
 
     Returns:
-        A `keras.Model`; see `keras_aw.applications.mobilenet.MobileNetV1`.
+        A `keras.Model`.
 
     Example:
 
     >>> from keras_aw import applications
-    >>> model = applications.{func}((64, 64, 3), alpha=0.25, classes=10)
+    >>> model = applications.MobileNet((32, 32, 3), alpha=0.25, classes=10)
     >>> model.output_shape
     (None, 10)
     """
-
-# The named builders: each one line over `MobileNetV1`. `locals()` holds exactly
-# the builder's arguments (it is evaluated before any other local is defined).
+    return _build("MobileNet", locals())
 
 
-@register_model("mobilenet", "plain", paper=[table1("MobileNet", 31.39, 11.51, 0.569, 4.23)])
-def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
-              include_top=True, weights=None, input_tensor=None, pooling=None,
-              classes=1000, classifier_activation="softmax", name=None):
-    return MobileNetV1(**locals())
-
-
-@register_model("mobilenet", "aw")
 def AWMobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
-                include_top=True, weights=None, input_tensor=None, pooling=None,
-                classes=1000, classifier_activation="softmax", name=None):
-    return MobileNetV1(aw=True, **locals())
+                include_top=True, weights=None, input_tensor=None, pooling=None, classes=1000,
+                classifier_activation="softmax", name=None):
+    """AW-MobileNet: MobileNet v1 with AW pointwise convolutions.
+
+    The paper reports no row for it. Same signature as `keras.applications.MobileNet`,
+    except that `weights` defaults to None (no ImageNet weights exist).
+
+    Args:
+        input_shape, alpha, depth_multiplier, dropout, include_top, weights, input_tensor,
+            pooling, classes, classifier_activation, name: keras.applications' arguments, see
+            "Builder arguments" in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    >>> from keras_aw import applications
+    >>> model = applications.AWMobileNet((32, 32, 3), alpha=0.25, classes=10)
+    >>> model.output_shape
+    (None, 10)
+    """
+    return _build("AWMobileNet", locals())
 
 
-@register_model("mobilenet", "se", paper=[table1("SE-MobileNet", 29.97, 10.63, 0.581, 5.07)])
 def SEMobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
-                include_top=True, weights=None, input_tensor=None, pooling=None,
-                classes=1000, classifier_activation="softmax", name=None):
-    return MobileNetV1(attention="se", **locals())
+                include_top=True, weights=None, input_tensor=None, pooling=None, classes=1000,
+                classifier_activation="softmax", name=None):
+    """SE-MobileNet: MobileNet v1 with Squeeze-and-Excitation in every block.
+
+    The paper's Table 1 row "SE-MobileNet". Same signature as
+    `keras.applications.MobileNet`, except that `weights` defaults to None (no ImageNet
+    weights exist).
+
+    Args:
+        input_shape, alpha, depth_multiplier, dropout, include_top, weights, input_tensor,
+            pooling, classes, classifier_activation, name: keras.applications' arguments, see
+            "Builder arguments" in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    >>> from keras_aw import applications
+    >>> model = applications.SEMobileNet((32, 32, 3), alpha=0.25, classes=10)
+    >>> model.output_shape
+    (None, 10)
+    """
+    return _build("SEMobileNet", locals())
 
 
-@register_model("mobilenet", "aw-se", paper=[table1("AW-SE-MobileNet", 29.41, 10.59, 0.623, 5.52)])
 def AWSEMobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
                   include_top=True, weights=None, input_tensor=None, pooling=None,
                   classes=1000, classifier_activation="softmax", name=None):
-    return MobileNetV1(attention="se", aw=True, **locals())
+    """AW-SE-MobileNet: MobileNet v1 with AW pointwise convolutions and SE in every block.
+
+    The paper's Table 1 row "AW-SE-MobileNet". Same signature as
+    `keras.applications.MobileNet`, except that `weights` defaults to None (no ImageNet
+    weights exist).
+
+    Args:
+        input_shape, alpha, depth_multiplier, dropout, include_top, weights, input_tensor,
+            pooling, classes, classifier_activation, name: keras.applications' arguments, see
+            "Builder arguments" in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    >>> from keras_aw import applications
+    >>> model = applications.AWSEMobileNet((32, 32, 3), alpha=0.25, classes=10)
+    >>> model.output_shape
+    (None, 10)
+    """
+    return _build("AWSEMobileNet", locals())
 
 
-@register_model("mobilenet", "cbam", paper=[table1("CBAM-MobileNet", 29.01, 9.99, 0.611, 5.07, cbam="full")])
 def CBAMMobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
                   include_top=True, weights=None, input_tensor=None, pooling=None,
-                  classes=1000, classifier_activation="softmax", name=None, *,
-                  cbam="full"):
-    return MobileNetV1(attention="cbam", **locals())
+                  classes=1000, classifier_activation="softmax", name=None, *, cbam="full"):
+    """CBAM-MobileNet: MobileNet v1 with CBAM in every block.
+
+    The paper's Table 1 row "CBAM-MobileNet" (``cbam="full"``). Same signature as
+    `keras.applications.MobileNet`, except that `weights` defaults to None (no ImageNet
+    weights exist).
+
+    Args:
+        input_shape, alpha, depth_multiplier, dropout, include_top, weights, input_tensor,
+            pooling, classes, classifier_activation, name: keras.applications' arguments, see
+            "Builder arguments" in the module docstring.
+        cbam: the CBAM form, "full", "maxpool" or "spatial" (keyword-only).
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    >>> from keras_aw import applications
+    >>> model = applications.CBAMMobileNet((32, 32, 3), alpha=0.25, classes=10, cbam="spatial")
+    >>> model.output_shape
+    (None, 10)
+    """
+    return _build("CBAMMobileNet", locals())
 
 
-@register_model("mobilenet", "aw-cbam", paper=[table1("AW-CBAM-MobileNet (Spatial)", 28.82, 9.98, 0.652, 5.52, cbam="spatial")])
 def AWCBAMMobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3,
                     include_top=True, weights=None, input_tensor=None, pooling=None,
-                    classes=1000, classifier_activation="softmax", name=None, *,
-                    cbam="full"):
-    return MobileNetV1(attention="cbam", aw=True, **locals())
+                    classes=1000, classifier_activation="softmax", name=None, *, cbam="full"):
+    """AW-CBAM-MobileNet: MobileNet v1 with AW pointwise convolutions and CBAM.
+
+    The paper's Table 1 row "AW-CBAM-MobileNet (Spatial)" (``cbam="spatial"``). Same
+    signature as `keras.applications.MobileNet`, except that `weights` defaults to None (no
+    ImageNet weights exist).
+
+    Args:
+        input_shape, alpha, depth_multiplier, dropout, include_top, weights, input_tensor,
+            pooling, classes, classifier_activation, name: keras.applications' arguments, see
+            "Builder arguments" in the module docstring.
+        cbam: the CBAM form, "full", "maxpool" or "spatial" (keyword-only).
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    >>> from keras_aw import applications
+    >>> model = applications.AWCBAMMobileNet((32, 32, 3), alpha=0.25, classes=10, cbam="spatial")
+    >>> model.output_shape
+    (None, 10)
+    """
+    return _build("AWCBAMMobileNet", locals())
 
 
-_VARIANT_DOCS = {  # builder: (title, what the variant adds, aw, cbam)
-    MobileNet: ("MobileNet", "", False, False),
-    AWMobileNet: ("AW-MobileNet", " with AW pointwise convolutions", True, False),
-    SEMobileNet: ("SE-MobileNet", " with Squeeze-and-Excitation in every block", False, False),
-    AWSEMobileNet: ("AW-SE-MobileNet",
-                    " with AW pointwise convolutions and Squeeze-and-Excitation", True, False),
-    CBAMMobileNet: ("CBAM-MobileNet", " with CBAM in every block", False, True),
-    AWCBAMMobileNet: ("AW-CBAM-MobileNet", " with AW pointwise convolutions and CBAM", True,
-                      True),
-}
-for _builder, (_title, _extra, _aw, _cbam) in _VARIANT_DOCS.items():
-    builder_utils.document(_builder, _DOC, aw=_aw, cbam=_cbam, title=_title, extra=_extra)
-del _builder, _title, _extra, _aw, _cbam
+register_models(MODELS, MobileNetV1, [
+    MobileNet, AWMobileNet, SEMobileNet,
+    AWSEMobileNet, CBAMMobileNet, AWCBAMMobileNet,
+])
 
 
 def preprocess_input(x, data_format=None):

@@ -2,8 +2,27 @@
 
 One generic builder, `ResNet`, and one bottleneck block parameterized by the
 3x3 convolution class (`Conv2D` or `AWConv2D`) and an attention factory
-(None, SE or CBAM). Every named builder (`AWSEResNet50`, ...) is a one-line
-call of `ResNet`.
+(None, SE or CBAM). The named builders (`ResNet50`, `AWSEResNet50`, ...,
+`AWCBAMResNet152`) are declared as data in `MODELS` (name -> family, variant,
+`ResNet` arguments, the paper's Table 1 rows); each one is a written function
+calling `ResNet` with its row of the table, and the table is registered in
+`keras_aw.registry`.
+
+Builder arguments (every named builder; keras.applications' signature):
+    include_top: whether to add the global-average-pool + Dense classifier.
+    weights: None (random initialization) or the path of a weights file to load
+        (`.weights.h5` or `.keras`). "imagenet" raises a ValueError saying how
+        to warm-start instead: no ImageNet weights exist for these networks.
+    input_tensor: optional Keras tensor (output of `keras.Input`) to use as the
+        image input.
+    input_shape: optional 3-tuple with 3 channels, height and width >= 32;
+        defaults to (224, 224, 3) with the top or with AW-convolutions (a static
+        size is needed), else (None, None, 3).
+    pooling: None, "avg" or "max", the pooling of the last feature map when
+        ``include_top=False``.
+    classes: number of classes of the classifier.
+    classifier_activation: activation of the classifier (None for logits).
+    name: name of the model.
 
 Layout (docs/design.md): the original ResNet v1 of keras.applications and the SENet
 reference, with the stride on the first 1x1 convolution of a downsampling
@@ -29,9 +48,10 @@ from keras import layers
 
 import keras_aw.applications.builder_utils as builder_utils
 import keras_aw.applications.imagenet_utils as imagenet_utils
+from keras_aw._validation import check_positive_int, standardize_data_format
 from keras_aw.layers import AWConv2D
-from keras_aw.registry import register_model, table1
-from keras_aw.validation import check_positive_int, standardize_data_format
+from keras_aw.registry import register_models, table1
+from keras_aw.vocabulary import variant_arguments
 
 STACKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 BN_EPSILON = 1.001e-5
@@ -160,7 +180,7 @@ def ResNet(
         check_positive_int("stack_blocks", blocks)
     builder_utils.validate_common_args(weights, pooling, classes, attention, cbam)
     if not isinstance(aw, bool):
-        raise ValueError(f"`aw` must be a bool; received aw={aw!r}")
+        raise TypeError(f"`aw` must be a bool; received aw={aw!r}")
     data_format = standardize_data_format(data_format)
     bn_axis = -1 if data_format == "channels_last" else 1
     img_input, inputs = builder_utils.model_input(
@@ -200,182 +220,411 @@ def ResNet(
     return builder_utils.finish(model, weights)
 
 
-_DOC = """Builds {title}: ResNet-{depth} v1{extra} (Zhu et al., ICANN 2021, Table 1).
+# --- the named ResNets: a table of data, one written function per name ----------
 
-    Same signature and semantics as `keras.applications.ResNet{depth}`, except
-    that `weights` defaults to None (no ImageNet weights exist; "imagenet"
-    raises a ValueError saying how to warm-start instead).{cbam_doc}
+#: The named ResNets: name -> (family, variant, `ResNet` arguments besides the variant's,
+#: the paper's Table 1 rows). A variant stands for its ``aw`` and ``attention`` arguments
+#: (`keras_aw.vocabulary.VARIANT_ARGUMENTS`).
+MODELS = {
+    "ResNet50": ("resnet50", "plain", {"stack_blocks": STACKS[50]},
+                 [table1("ResNet50", 24.56, 7.50, 3.86, 25.56)]),
+    "AWResNet50": ("resnet50", "aw", {"stack_blocks": STACKS[50]},
+                   [table1("AW-ResNet50", 23.38, 6.79, 3.87, 25.72)]),
+    "SEResNet50": ("resnet50", "se", {"stack_blocks": STACKS[50]},
+                   [table1("SE-ResNet50", 23.14, 6.70, 3.87, 28.09)]),
+    "AWSEResNet50": ("resnet50", "aw-se", {"stack_blocks": STACKS[50]},
+                     [table1("AW-SE-ResNet50", 22.72, 6.47, 3.88, 28.25)]),
+    "CBAMResNet50": ("resnet50", "cbam", {"stack_blocks": STACKS[50]}, []),
+    "AWCBAMResNet50": ("resnet50", "aw-cbam", {"stack_blocks": STACKS[50]}, [
+        table1("AW-CBAM-ResNet50 (MaxPool)", 22.82, 6.41, 3.89, 28.25, cbam="maxpool"),
+        table1("AW-CBAM-ResNet50 (Spatial)", 23.20, 6.58, 3.90, 28.25, cbam="spatial"),
+    ]),
+    "ResNet101": ("resnet101", "plain", {"stack_blocks": STACKS[101]},
+                  [table1("ResNet101", 23.38, None, 7.57, 44.55)]),
+    "AWResNet101": ("resnet101", "aw", {"stack_blocks": STACKS[101]},
+                    [table1("AW-ResNet101", 22.38, 6.21, 7.58, 44.95)]),
+    "SEResNet101": ("resnet101", "se", {"stack_blocks": STACKS[101]},
+                    [table1("SE-ResNet101", 22.35, 6.19, 7.58, 49.33)]),
+    "AWSEResNet101": ("resnet101", "aw-se", {"stack_blocks": STACKS[101]},
+                      [table1("AW-SE-ResNet101", 21.78, 5.74, 7.59, 49.73)]),
+    "CBAMResNet101": ("resnet101", "cbam", {"stack_blocks": STACKS[101]}, []),
+    "AWCBAMResNet101": ("resnet101", "aw-cbam", {"stack_blocks": STACKS[101]}, [
+        table1("AW-CBAM-ResNet101 (MaxPool)", 21.64, 5.76, 7.60, 49.73, cbam="maxpool"),
+        table1("AW-CBAM-ResNet101 (Spatial)", 22.32, 6.18, 7.61, 49.73, cbam="spatial"),
+    ]),
+    "ResNet152": ("resnet152", "plain", {"stack_blocks": STACKS[152]}, []),
+    "AWResNet152": ("resnet152", "aw", {"stack_blocks": STACKS[152]}, []),
+    "SEResNet152": ("resnet152", "se", {"stack_blocks": STACKS[152]}, []),
+    "AWSEResNet152": ("resnet152", "aw-se", {"stack_blocks": STACKS[152]}, []),
+    "CBAMResNet152": ("resnet152", "cbam", {"stack_blocks": STACKS[152]}, []),
+    "AWCBAMResNet152": ("resnet152", "aw-cbam", {"stack_blocks": STACKS[152]}, []),
+}
+
+
+def _build(name, arguments):
+    """Builds the named ResNet of `MODELS` with the caller's arguments (its ``locals()``)."""
+    _, variant, fixed, _ = MODELS[name]
+    return ResNet(**fixed, **variant_arguments(variant), **arguments)
+
+
+def ResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+             classes=1000, classifier_activation="softmax", name="resnet50"):
+    """ResNet50: the plain ResNet-50 v1, the baseline of the variants.
+
+    The paper's Table 1 row "ResNet50". Same signature as `keras.applications.ResNet50`,
+    except that `weights` defaults to None (no ImageNet weights exist).
 
     Args:
-        include_top: whether to add the global-average-pool + Dense classifier.
-        weights: None or the path of a weights file to load.
-        input_tensor: optional Keras tensor to use as the image input.
-        input_shape: optional 3-tuple with 3 channels, height and width >= 32;
-            defaults to (224, 224, 3) with the top{aw_shape}.
-        pooling: None, "avg" or "max", when ``include_top=False``.
-        classes: number of classes.
-        classifier_activation: activation of the classifier (None for logits).
-        name: name of the model.{cbam_arg}
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
 
     Returns:
-        A `keras.Model`; see `keras_aw.applications.resnet.ResNet`.
-
-    Example:
-
-    >>> from keras_aw import applications
-    >>> model = applications.{func}(input_shape=(64, 64, 3), classes=10)
-    >>> model.output_shape
-    (None, 10)
+        A `keras.Model`.
     """
-
-# The named builders: each one line over `ResNet`. `locals()` holds exactly the
-# builder's arguments (it is evaluated before any other local is defined).
+    return _build("ResNet50", locals())
 
 
-@register_model("resnet50", "plain", paper=[table1("ResNet50", 24.56, 7.50, 3.86, 25.56)])
-def ResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
-             pooling=None, classes=1000, classifier_activation="softmax", name="resnet50"):
-    return ResNet(STACKS[50], **locals())
-
-
-@register_model("resnet50", "aw", paper=[table1("AW-ResNet50", 23.38, 6.79, 3.87, 25.72)])
 def AWResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
                pooling=None, classes=1000, classifier_activation="softmax",
                name="aw_resnet50"):
-    return ResNet(STACKS[50], aw=True, **locals())
+    """AW-ResNet50: ResNet-50 v1 with AW-convolution in every bottleneck.
+
+    The paper's Table 1 row "AW-ResNet50". Same signature as `keras.applications.ResNet50`,
+    except that `weights` defaults to None (no ImageNet weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("AWResNet50", locals())
 
 
-@register_model("resnet50", "se", paper=[table1("SE-ResNet50", 23.14, 6.70, 3.87, 28.09)])
 def SEResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
                pooling=None, classes=1000, classifier_activation="softmax",
                name="se_resnet50"):
-    return ResNet(STACKS[50], attention="se", **locals())
+    """SE-ResNet50: ResNet-50 v1 with Squeeze-and-Excitation in every bottleneck.
+
+    The paper's Table 1 row "SE-ResNet50". Same signature as `keras.applications.ResNet50`,
+    except that `weights` defaults to None (no ImageNet weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("SEResNet50", locals())
 
 
-@register_model("resnet50", "aw-se", paper=[table1("AW-SE-ResNet50", 22.72, 6.47, 3.88, 28.25)])
 def AWSEResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
                  pooling=None, classes=1000, classifier_activation="softmax",
                  name="aw_se_resnet50"):
-    return ResNet(STACKS[50], attention="se", aw=True, **locals())
+    """AW-SE-ResNet50: ResNet-50 v1 with AW-convolution and SE in every bottleneck.
+
+    The paper's Table 1 row "AW-SE-ResNet50". Same signature as
+    `keras.applications.ResNet50`, except that `weights` defaults to None (no ImageNet
+    weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("AWSEResNet50", locals())
 
 
-@register_model("resnet50", "cbam")
 def CBAMResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
                  pooling=None, classes=1000, classifier_activation="softmax",
                  name="cbam_resnet50", *, cbam="full"):
-    return ResNet(STACKS[50], attention="cbam", **locals())
+    """CBAM-ResNet50: ResNet-50 v1 with CBAM in every bottleneck.
+
+    The paper reports no row for it. Same signature as `keras.applications.ResNet50`,
+    except that `weights` defaults to None (no ImageNet weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+        cbam: the CBAM form, "full", "maxpool" or "spatial" (keyword-only).
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("CBAMResNet50", locals())
 
 
-@register_model("resnet50", "aw-cbam", paper=[
-    table1("AW-CBAM-ResNet50 (MaxPool)", 22.82, 6.41, 3.89, 28.25, cbam="maxpool"),
-    table1("AW-CBAM-ResNet50 (Spatial)", 23.20, 6.58, 3.90, 28.25, cbam="spatial"),
-])
 def AWCBAMResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
                    pooling=None, classes=1000, classifier_activation="softmax",
                    name="aw_cbam_resnet50", *, cbam="full"):
-    return ResNet(STACKS[50], attention="cbam", aw=True, **locals())
+    """AW-CBAM-ResNet50: ResNet-50 v1 with AW-convolution and CBAM in every bottleneck.
+
+    The paper's Table 1 rows "AW-CBAM-ResNet50 (MaxPool)" (``cbam="maxpool"``) and
+    "AW-CBAM-ResNet50 (Spatial)" (``cbam="spatial"``). Same signature as
+    `keras.applications.ResNet50`, except that `weights` defaults to None (no ImageNet
+    weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+        cbam: the CBAM form, "full", "maxpool" or "spatial" (keyword-only).
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("AWCBAMResNet50", locals())
 
 
-@register_model("resnet101", "plain", paper=[table1("ResNet101", 23.38, None, 7.57, 44.55)])
 def ResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
-              pooling=None, classes=1000, classifier_activation="softmax",
-              name="resnet101"):
-    return ResNet(STACKS[101], **locals())
+              pooling=None, classes=1000, classifier_activation="softmax", name="resnet101"):
+    """ResNet101: the plain ResNet-101 v1, the baseline of the variants.
+
+    The paper's Table 1 row "ResNet101". Same signature as `keras.applications.ResNet101`,
+    except that `weights` defaults to None (no ImageNet weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("ResNet101", locals())
 
 
-@register_model("resnet101", "aw", paper=[table1("AW-ResNet101", 22.38, 6.21, 7.58, 44.95)])
 def AWResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
                 pooling=None, classes=1000, classifier_activation="softmax",
                 name="aw_resnet101"):
-    return ResNet(STACKS[101], aw=True, **locals())
+    """AW-ResNet101: ResNet-101 v1 with AW-convolution in every bottleneck.
+
+    The paper's Table 1 row "AW-ResNet101". Same signature as
+    `keras.applications.ResNet101`, except that `weights` defaults to None (no ImageNet
+    weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("AWResNet101", locals())
 
 
-@register_model("resnet101", "se", paper=[table1("SE-ResNet101", 22.35, 6.19, 7.58, 49.33)])
 def SEResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
                 pooling=None, classes=1000, classifier_activation="softmax",
                 name="se_resnet101"):
-    return ResNet(STACKS[101], attention="se", **locals())
+    """SE-ResNet101: ResNet-101 v1 with Squeeze-and-Excitation in every bottleneck.
+
+    The paper's Table 1 row "SE-ResNet101". Same signature as
+    `keras.applications.ResNet101`, except that `weights` defaults to None (no ImageNet
+    weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("SEResNet101", locals())
 
 
-@register_model("resnet101", "aw-se", paper=[table1("AW-SE-ResNet101", 21.78, 5.74, 7.59, 49.73)])
 def AWSEResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
                   pooling=None, classes=1000, classifier_activation="softmax",
                   name="aw_se_resnet101"):
-    return ResNet(STACKS[101], attention="se", aw=True, **locals())
+    """AW-SE-ResNet101: ResNet-101 v1 with AW-convolution and SE in every bottleneck.
+
+    The paper's Table 1 row "AW-SE-ResNet101". Same signature as
+    `keras.applications.ResNet101`, except that `weights` defaults to None (no ImageNet
+    weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("AWSEResNet101", locals())
 
 
-@register_model("resnet101", "cbam")
 def CBAMResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
                   pooling=None, classes=1000, classifier_activation="softmax",
                   name="cbam_resnet101", *, cbam="full"):
-    return ResNet(STACKS[101], attention="cbam", **locals())
+    """CBAM-ResNet101: ResNet-101 v1 with CBAM in every bottleneck.
+
+    The paper reports no row for it. Same signature as `keras.applications.ResNet101`,
+    except that `weights` defaults to None (no ImageNet weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+        cbam: the CBAM form, "full", "maxpool" or "spatial" (keyword-only).
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("CBAMResNet101", locals())
 
 
-@register_model("resnet101", "aw-cbam", paper=[
-    table1("AW-CBAM-ResNet101 (MaxPool)", 21.64, 5.76, 7.60, 49.73, cbam="maxpool"),
-    table1("AW-CBAM-ResNet101 (Spatial)", 22.32, 6.18, 7.61, 49.73, cbam="spatial"),
-])
 def AWCBAMResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=1000, classifier_activation="softmax",
                     name="aw_cbam_resnet101", *, cbam="full"):
-    return ResNet(STACKS[101], attention="cbam", aw=True, **locals())
+    """AW-CBAM-ResNet101: ResNet-101 v1 with AW-convolution and CBAM in every bottleneck.
+
+    The paper's Table 1 rows "AW-CBAM-ResNet101 (MaxPool)" (``cbam="maxpool"``) and
+    "AW-CBAM-ResNet101 (Spatial)" (``cbam="spatial"``). Same signature as
+    `keras.applications.ResNet101`, except that `weights` defaults to None (no ImageNet
+    weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+        cbam: the CBAM form, "full", "maxpool" or "spatial" (keyword-only).
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("AWCBAMResNet101", locals())
 
 
-@register_model("resnet152", "plain")
 def ResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
-              pooling=None, classes=1000, classifier_activation="softmax",
-              name="resnet152"):
-    return ResNet(STACKS[152], **locals())
+              pooling=None, classes=1000, classifier_activation="softmax", name="resnet152"):
+    """ResNet152: the plain ResNet-152 v1, the baseline of the variants.
+
+    The paper reports no row for it. Same signature as `keras.applications.ResNet152`,
+    except that `weights` defaults to None (no ImageNet weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("ResNet152", locals())
 
 
-@register_model("resnet152", "aw")
 def AWResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
                 pooling=None, classes=1000, classifier_activation="softmax",
                 name="aw_resnet152"):
-    return ResNet(STACKS[152], aw=True, **locals())
+    """AW-ResNet152: ResNet-152 v1 with AW-convolution in every bottleneck.
+
+    The paper reports no row for it. Same signature as `keras.applications.ResNet152`,
+    except that `weights` defaults to None (no ImageNet weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("AWResNet152", locals())
 
 
-@register_model("resnet152", "se")
 def SEResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
                 pooling=None, classes=1000, classifier_activation="softmax",
                 name="se_resnet152"):
-    return ResNet(STACKS[152], attention="se", **locals())
+    """SE-ResNet152: ResNet-152 v1 with Squeeze-and-Excitation in every bottleneck.
+
+    The paper reports no row for it. Same signature as `keras.applications.ResNet152`,
+    except that `weights` defaults to None (no ImageNet weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("SEResNet152", locals())
 
 
-@register_model("resnet152", "aw-se")
 def AWSEResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
                   pooling=None, classes=1000, classifier_activation="softmax",
                   name="aw_se_resnet152"):
-    return ResNet(STACKS[152], attention="se", aw=True, **locals())
+    """AW-SE-ResNet152: ResNet-152 v1 with AW-convolution and SE in every bottleneck.
+
+    The paper reports no row for it. Same signature as `keras.applications.ResNet152`,
+    except that `weights` defaults to None (no ImageNet weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("AWSEResNet152", locals())
 
 
-@register_model("resnet152", "cbam")
 def CBAMResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
                   pooling=None, classes=1000, classifier_activation="softmax",
                   name="cbam_resnet152", *, cbam="full"):
-    return ResNet(STACKS[152], attention="cbam", **locals())
+    """CBAM-ResNet152: ResNet-152 v1 with CBAM in every bottleneck.
+
+    The paper reports no row for it. Same signature as `keras.applications.ResNet152`,
+    except that `weights` defaults to None (no ImageNet weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+        cbam: the CBAM form, "full", "maxpool" or "spatial" (keyword-only).
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("CBAMResNet152", locals())
 
 
-@register_model("resnet152", "aw-cbam")
 def AWCBAMResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None,
                     pooling=None, classes=1000, classifier_activation="softmax",
                     name="aw_cbam_resnet152", *, cbam="full"):
-    return ResNet(STACKS[152], attention="cbam", aw=True, **locals())
+    """AW-CBAM-ResNet152: ResNet-152 v1 with AW-convolution and CBAM in every bottleneck.
+
+    The paper reports no row for it. Same signature as `keras.applications.ResNet152`,
+    except that `weights` defaults to None (no ImageNet weights exist).
+
+    Args:
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: keras.applications' arguments, see "Builder arguments"
+            in the module docstring.
+        cbam: the CBAM form, "full", "maxpool" or "spatial" (keyword-only).
+
+    Returns:
+        A `keras.Model`.
+    """
+    return _build("AWCBAMResNet152", locals())
 
 
-_VARIANT_DOCS = {  # prefix: (title prefix, what the variant adds, aw, cbam)
-    "": ("", "", False, False),
-    "AW": ("AW-", " with AW-convolution in every bottleneck", True, False),
-    "SE": ("SE-", " with Squeeze-and-Excitation in every bottleneck", False, False),
-    "AWSE": ("AW-SE-", " with AW-convolution and Squeeze-and-Excitation", True, False),
-    "CBAM": ("CBAM-", " with CBAM in every bottleneck", False, True),
-    "AWCBAM": ("AW-CBAM-", " with AW-convolution and CBAM", True, True),
-}
-for _depth in STACKS:
-    for _prefix, (_title, _extra, _aw, _cbam) in _VARIANT_DOCS.items():
-        builder_utils.document(globals()[f"{_prefix}ResNet{_depth}"], _DOC, aw=_aw, cbam=_cbam,
-                               title=f"{_title}ResNet-{_depth}", depth=_depth, extra=_extra)
-del _depth, _prefix, _title, _extra, _aw, _cbam
+register_models(MODELS, ResNet, [
+    ResNet50, AWResNet50, SEResNet50, AWSEResNet50, CBAMResNet50, AWCBAMResNet50,
+    ResNet101, AWResNet101, SEResNet101, AWSEResNet101, CBAMResNet101, AWCBAMResNet101,
+    ResNet152, AWResNet152, SEResNet152, AWSEResNet152, CBAMResNet152, AWCBAMResNet152,
+])
 
 
 def preprocess_input(x, data_format=None):

@@ -9,10 +9,19 @@ runs); ACCURACY.md (or ``--markdown``) is regenerated from that JSON by
 `accuracy_report.py` after every run.
 
     KERAS_BACKEND=tensorflow python benchmarks/accuracy.py          # the full protocol
-    python benchmarks/accuracy.py --fast --output /tmp/acc.json     # tiny settings, seconds
-    python benchmarks/accuracy.py --network resnet --seeds 10 --resume
+    python benchmarks/accuracy.py --fast           # tiny settings, seconds: runs/accuracy-fast/
+    python benchmarks/accuracy.py --network resnet --resume         # continue the full run
+    python benchmarks/accuracy.py --network resnet --seeds 10       # runs/accuracy-custom/
     python benchmarks/accuracy.py --dataset tfds:cifar10 --model ResNet50 AWResNet50 \\
         --image-size 64 --epochs 30 --output cifar.json            # a bigger machine
+
+Only a run of a pre-registered protocol as it stands (no ``--fast``, no setting,
+model or seed changed; a part of its studies only with ``--resume``) writes the
+committed results (benchmarks/results/accuracy*.json and ACCURACY.md). Any other
+run writes by default to ``runs/accuracy-fast/`` (``--fast``) or
+``runs/accuracy-custom/`` under the current directory, and refuses an
+``--output`` or ``--markdown`` that names a committed file. ``--plan`` refuses to
+replace a result file that already holds runs.
 
 Protocol (fixed before the full run; see ACCURACY.md): one seed ``s`` fixes
 the data (the Shapes training and test sets are generated with seed ``s``;
@@ -44,7 +53,7 @@ import keras_aw  # noqa: E402
 from keras_aw.applications.mobilenet import BLOCKS, MobileNetV1  # noqa: E402
 from keras_aw.applications.resnet import ResNet  # noqa: E402
 from keras_aw.datasets import load_data  # noqa: E402
-from keras_aw.registry import model_info  # noqa: E402
+from keras_aw_tools import recipe  # noqa: E402
 
 #: The Table 1 variants as builder arguments. CBAM is the original, full CBAM
 #: (channel gate with average- and max-pooled descriptors, then spatial gate).
@@ -115,7 +124,7 @@ def network_builders(network, protocol, model_names=None):
     if network == "models":
         out = {}
         for spec in model_names:
-            canonical = keras_aw.registry.parse_spec(spec)[0]
+            canonical = keras_aw.registry.parse_spec(spec).name
 
             def build(image_size, classes, spec=spec):
                 return _with_rescaling(
@@ -155,7 +164,7 @@ def warm_start_select(network, model_names=None):
     """
     if network == "mobilenet" or (
             network == "models"
-            and model_info(keras_aw.registry.parse_spec(model_names[0])[0]).family == "mobilenet"):
+            and keras_aw.registry.parse_spec(model_names[0]).info.family == "mobilenet"):
         return lambda layer: layer.name.startswith("conv_pw_")
     return None
 
@@ -179,11 +188,10 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def compile_model(model, learning_rate, total_steps, epsilon=1e-7, run_eagerly=False):
-    """The recipe: Adam with a cosine decay to 0 over `total_steps`."""
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(total_steps, 1))
-    model.compile(optimizer=keras.optimizers.Adam(schedule, epsilon=epsilon),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  run_eagerly=run_eagerly)
+    """The protocol's recipe: `keras_aw_tools.recipe` with a per-step cosine decay to 0 over
+    `total_steps` (``decay_steps``, as pre-registered in ACCURACY.md)."""
+    recipe.compile_classifier(model, learning_rate, decay_steps=total_steps, epsilon=epsilon,
+                              run_eagerly=run_eagerly)
 
 
 def fit(model, data, epochs, batch_size, seed):
@@ -343,10 +351,59 @@ def variants_plain(builders, network):
     if network != "models":
         return "plain"
     first = next(iter(builders))
-    if model_info(keras_aw.registry.parse_spec(first)[0]).variant == "plain":
+    if keras_aw.registry.parse_spec(first).info.variant == "plain":
         return first
     print(f"no warm-start study: the first model {first!r} is not a plain network")
     return None
+
+
+#: The committed result files (data: only a registered protocol's run writes them).
+COMMITTED = {os.path.abspath(p) for p in
+             [o for _, _, _, o in PROTOCOLS.values()] + accuracy_report.DEFAULT_JSONS
+             + [accuracy_report.DEFAULT_MARKDOWN]}
+
+
+def is_registered_run(args, network):
+    """Whether the command line runs a pre-registered protocol unchanged.
+
+    Its settings unchanged, and all of its studies, or a part of them with
+    ``--resume`` (which keeps the other studies' runs in the file).
+    """
+    overrides = ("dataset", "seeds", "epochs", "image_size", "num_train", "num_test", "model")
+    unchanged = (not args.fast and all(getattr(args, key) is None for key in overrides)
+                 and args.first_seed == 0)
+    whole = args.network in (None, network) and not args.no_warm_start
+    return unchanged and (whole or args.resume)
+
+
+def output_paths(args, default_output, registered):
+    """(result JSON, report path or None) of a run; committed files only for `registered`.
+
+    Raises:
+        SystemExit: an explicit --output / --markdown names a committed file although
+            the run is not a pre-registered protocol's.
+    """
+    if not registered:
+        for flag, path in (("--output", args.output), ("--markdown", args.markdown)):
+            if path is not None and os.path.abspath(path) in COMMITTED:
+                raise SystemExit(
+                    f"{flag} {path}: a committed result file; only the pre-registered protocol "
+                    "(no --fast, no changed setting) writes it. Choose another path.")
+    if args.output is not None:
+        output = args.output
+    elif registered:
+        output = default_output
+    else:
+        folder = "accuracy-fast" if args.fast else "accuracy-custom"
+        output = os.path.join("runs", folder, os.path.basename(default_output))
+    return os.path.abspath(output), args.markdown
+
+
+def _holds_runs(path):
+    if not os.path.exists(path):
+        return False
+    with open(path) as f:
+        return bool(json.load(f).get("runs"))
 
 
 def main(argv=None):
@@ -370,11 +427,14 @@ def main(argv=None):
     parser.add_argument("--no-warm-start", action="store_true", help="skip the warm-start study")
     parser.add_argument("--output", default=None,
                         help="result JSON (default: results/accuracy.json for protocol 1, "
-                             "results/accuracy-mobilenet.json for protocol 2)")
+                             "results/accuracy-mobilenet.json for protocol 2, unchanged; "
+                             "runs/accuracy-fast/ for --fast, runs/accuracy-custom/ for any "
+                             "other change)")
     parser.add_argument("--markdown", default=None,
                         help="report path (default: ACCURACY.md for the default output, "
                              "else the output's path with .md)")
-    parser.add_argument("--fast", action="store_true", help="tiny settings, seconds per run")
+    parser.add_argument("--fast", action="store_true",
+                        help="tiny settings, seconds per run (writes runs/accuracy-fast/)")
     parser.add_argument("--plan", action="store_true",
                         help="write the JSON (no runs) and the report with the protocol, then exit")
     parser.add_argument("--resume", action="store_true",
@@ -383,9 +443,10 @@ def main(argv=None):
     enable_jax_compilation_cache()
 
     settings, network, warm, output = PROTOCOLS[args.protocol]
+    registered = is_registered_run(args, network)
     args.network = args.network or network
-    args.output = args.output or output
     args.no_warm_start = args.no_warm_start or not warm
+    args.output, args.markdown = output_paths(args, output, registered)
     protocol = dict(FAST if args.fast else settings)
     for key in ("dataset", "seeds", "epochs", "image_size", "num_train", "num_test"):
         value = getattr(args, key)
@@ -424,6 +485,9 @@ def main(argv=None):
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
 
     if args.plan:
+        if args.output in COMMITTED and _holds_runs(args.output):
+            raise SystemExit(f"--plan: {args.output} holds finished runs (committed results); "
+                             "remove it first or pass another --output")
         with open(args.output, "w") as f:
             json.dump(data_out, f, indent=1)
         accuracy_report.write_report(args.output, args.markdown)
@@ -463,6 +527,7 @@ def main(argv=None):
                 save()
     data_out["complete"] = True
     save()
+    print(f"results: {args.output}")
 
 
 if __name__ == "__main__":

@@ -266,7 +266,8 @@ python benchmarks/accuracy.py --resume --network resnet          # continue an i
 python benchmarks/accuracy.py --protocol 2                       # protocol 2 (MobileNet); writes
                                                                  # results/accuracy-mobilenet.json
 python benchmarks/accuracy_report.py                             # ACCURACY.md from the JSON alone
-python benchmarks/accuracy.py --fast --output /tmp/acc.json      # tiny smoke run (the test's)
+python benchmarks/accuracy.py --fast                            # tiny smoke run (the test's);
+                                                                 # writes runs/accuracy-fast/ only
 python benchmarks/accuracy.py --dataset tfds:imagenette/160px --image-size 128 \\
     --epochs 30 --model ResNet50 AWResNet50 SEResNet50 AWSEResNet50 \\
     --output big.json                                            # a bigger machine
@@ -345,7 +346,10 @@ def main(argv=None):
                         help="output path (default: ACCURACY.md for the default JSON files, "
                              "else the first JSON's path with .md)")
     args = parser.parse_args(argv)
-    write_report(args.json or DEFAULT_JSON, args.markdown)
+    try:
+        write_report(args.json or DEFAULT_JSON, args.markdown)
+    except ValueError as e:
+        parser.error(str(e))
 
 
 def _is_default(path):
@@ -357,7 +361,8 @@ def write_report(json_paths, markdown=None, notes=None):
 
     One of the package's own result files (`DEFAULT_JSONS`) regenerates
     ACCURACY.md from all of them that exist, with the hand-written protocol
-    text and discussion; any other file gets its own report next to it.
+    text and discussion; any other file gets its own report next to it, and
+    never ACCURACY.md (a ValueError).
     """
     if isinstance(json_paths, str):
         json_paths = [json_paths]
@@ -371,6 +376,10 @@ def write_report(json_paths, markdown=None, notes=None):
     if markdown is None:
         markdown = (os.path.normpath(DEFAULT_MARKDOWN) if default
                     else os.path.splitext(json_paths[0])[0] + ".md")
+    elif not default and os.path.abspath(markdown) == os.path.abspath(DEFAULT_MARKDOWN):
+        raise ValueError(f"markdown={markdown!r}: ACCURACY.md is the report of the package's "
+                         "own result files only (benchmarks/results/accuracy*.json); write the "
+                         f"report of {json_paths[0]} elsewhere")
     if default:
         keys = [os.path.basename(p) for p in json_paths]
         text = render(datasets, NOTES if notes is None else notes,

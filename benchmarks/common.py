@@ -119,15 +119,21 @@ def _cpu_name():
     return platform.processor()
 
 
-def report(name, columns, rows, extra=None):
-    """Prints a table and writes results/NAME-BACKEND.json."""
+#: Where a ``--quick`` run writes (relative to the current directory): never results/, whose
+#: JSON files are the committed measurements BENCHMARKS.md is generated from.
+QUICK_RESULTS = os.path.join("runs", "benchmarks-quick")
+
+
+def report(name, columns, rows, extra=None, quick=False):
+    """Prints a table and writes results/NAME-BACKEND.json (`QUICK_RESULTS` if `quick`)."""
     widths = [max(len(str(c)), *(len(_fmt(r.get(c))) for r in rows)) for c in columns]
     print(" | ".join(str(c).ljust(w) for c, w in zip(columns, widths)))
     print("-+-".join("-" * w for w in widths))
     for r in rows:
         print(" | ".join(_fmt(r.get(c)).ljust(w) for c, w in zip(columns, widths)))
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, f"{name}-{keras.backend.backend()}.json")
+    folder = QUICK_RESULTS if quick else RESULTS
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.abspath(os.path.join(folder, f"{name}-{keras.backend.backend()}.json"))
     with open(path, "w") as f:
         json.dump({"machine": machine(), "columns": columns, "rows": rows, **(extra or {})}, f,
                   indent=1)

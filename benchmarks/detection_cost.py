@@ -2,6 +2,8 @@
 
 Run: KERAS_BACKEND=tensorflow python benchmarks/detection_cost.py [--quick]
 
+``--quick`` writes runs/benchmarks-quick/NAME-BACKEND.json (never results/).
+
 Pairs (keras-hub RetinaNet, `keras_aw.detection` registered builders, the
 paper's FPN settings: P3-P7, 256 filters, 4 head convolutions):
 FPNResNet50 / AWFPNResNet50 by default (``--encoder resnet101`` for the paper's
@@ -86,15 +88,15 @@ def step_medians(models, x, y, repeats):
 
 def build(variant, encoder, size):
     """A compiled RetinaNet with the plain or AW FPN."""
-    from keras_aw.detection import FPNRetinaNet, MobileNetEncoder
+    from keras_aw.detection import build_retinanet, MobileNetEncoder
 
     aw = variant == "aw"
     if encoder == "quick":
         enc = MobileNetEncoder(alpha=0.25, image_shape=(size, size, 3))
-        model = FPNRetinaNet(enc, NUM_CLASSES, (size, size, 3), aw=aw, max_level=5, filters=16,
-                             head_conv_layers=1, anchor_size=2.0)
+        model = build_retinanet(enc, NUM_CLASSES, (size, size, 3), aw=aw, max_level=5, filters=16,
+                                head_conv_layers=1, anchor_size=2.0)
     else:
-        model = FPNRetinaNet(encoder, NUM_CLASSES, (size, size, 3), aw=aw)
+        model = build_retinanet(encoder, NUM_CLASSES, (size, size, 3), aw=aw)
     model.compile(optimizer=keras.optimizers.Adam(1e-4, global_clipnorm=10.0))
     return model
 
@@ -149,7 +151,7 @@ def main():
     report("detection_cost", ["pair", "batch", "plain_params", "aw_params", "plain_ms", "aw_ms",
                               "time_ratio", "plain_train_peak_mb", "aw_train_peak_mb",
                               "train_peak_ratio", "plain_step_mb", "aw_step_mb", "step_ratio"],
-           rows, extra=dict(image_size=args.image_size, encoder=encoder))
+           rows, extra=dict(image_size=args.image_size, encoder=encoder), quick=args.quick)
 
 
 if __name__ == "__main__":

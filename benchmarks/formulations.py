@@ -1,6 +1,9 @@
 """Where the time goes: each per-sample-convolution formulation vs the backend's convolution.
 
 Run: KERAS_BACKEND=jax python benchmarks/formulations.py [--quick]
+
+``--quick`` writes runs/benchmarks-quick/NAME-BACKEND.json (never results/).
+
 For the ResNet50 3x3 stage shapes (at the 224 and the 128 input size), times the forward pass
 and the forward + backward pass (gradients w.r.t. input, kernel and modulation) of
 `keras.ops.conv` and of every (path, gradient) of `keras_aw.ops.per_sample_conv2d`, compiled
@@ -91,7 +94,7 @@ def main():
             print(row, flush=True)
     columns = ["shape", "mode", "conv"] + [c for c in (f"{p}/{g}" for p, g in FORMULATIONS)
                                            if c in rows[0]] + ["auto"]
-    report("formulations", columns, rows)
+    report("formulations", columns, rows, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """AWConv2D vs keras.layers.Conv2D: train step and inference, at ResNet50 / MobileNet shapes.
 
 Run: KERAS_BACKEND=jax python benchmarks/layer_speed.py [--quick]
+
+``--quick`` writes runs/benchmarks-quick/NAME-BACKEND.json (never results/).
+
 Each row times both layers in one process, interleaved, and quotes medians (ms).
 Train step = forward, backward and SGD update through `model.train_on_batch` with the
 default compile settings (TensorFlow: tf.function without XLA; JAX: jit; PyTorch: eager).
@@ -65,7 +68,8 @@ def main():
             rows.append(dict(shape=f"{label} {size}x{size}x{c1}->{c2}", mode="infer", batch=batch,
                              conv_ms=t["conv"], aw_ms=t["aw"], ratio=t["aw"] / t["conv"]))
             print(rows[-1], flush=True)
-    report("layer_speed", ["shape", "mode", "batch", "conv_ms", "aw_ms", "ratio"], rows)
+    report("layer_speed", ["shape", "mode", "batch", "conv_ms", "aw_ms", "ratio"], rows,
+           quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """Peak memory of a training step: AW models vs their plain twins.
 
 Run: KERAS_BACKEND=jax python benchmarks/model_memory.py [--quick]
+
+``--quick`` writes runs/benchmarks-quick/NAME-BACKEND.json (never results/).
+
 Each model trains in its own fresh process (resident memory high-water marks are per
 process). Three figures per model, default compile settings:
 - ``peak``: the process's peak resident memory (ru_maxrss), compilation included;
@@ -56,7 +59,7 @@ def main():
     report("model_memory", ["pair", "batch", "plain_peak_mb", "aw_peak_mb", "peak_ratio",
                             "plain_train_peak_mb", "aw_train_peak_mb", "train_peak_ratio",
                             "plain_step_mb", "aw_step_mb", "step_ratio"], rows,
-           extra=dict(image_size=args.image_size))
+           extra=dict(image_size=args.image_size), quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """AW models vs their plain twins: train step and batch-1 inference, side by side.
 
 Run: KERAS_BACKEND=tensorflow python benchmarks/model_speed.py [--quick]
+
+``--quick`` writes runs/benchmarks-quick/NAME-BACKEND.json (never results/).
+
 Pairs: AWResNet50 vs ResNet50, AWSEMobileNet vs SEMobileNet. Train step is
 `model.train_on_batch` (forward, backward, SGD update); inference is
 `model.predict_on_batch` at batch 1. Both with the default compile settings
@@ -58,7 +61,7 @@ def main():
                 print(rows[-1], flush=True)
             del models
     report("model_speed", ["pair", "compile", "mode", "batch", "plain_ms", "aw_ms", "ratio"], rows,
-           extra=dict(image_size=args.image_size))
+           extra=dict(image_size=args.image_size), quick=args.quick)
 
 
 if __name__ == "__main__":

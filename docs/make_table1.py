@@ -15,7 +15,7 @@ import time
 import keras
 import numpy as np
 
-from keras_aw import registry
+from keras_aw import registry, vocabulary
 from keras_aw.layers import CBAM, AWConv2D, SqueezeExcite
 from keras_aw.utils import profile
 
@@ -47,7 +47,7 @@ def extra_rows():
         info = registry.model_info(name)
         if info.family == "small_cnn":
             continue
-        for kwargs in ([{"cbam": m} for m in registry.CBAM_MODES] if info.takes_cbam else [{}]):
+        for kwargs in ([{"cbam": m} for m in vocabulary.CBAM_MODES] if info.takes_cbam else [{}]):
             if (name, tuple(sorted(kwargs.items()))) not in covered:
                 rows.append((spec_of(name, kwargs), name, kwargs))
     return rows

@@ -29,7 +29,8 @@ import keras
 import numpy as np
 
 from keras_aw.datasets import shapes
-from keras_aw.detection import FPNRetinaNet, MobileNetEncoder, evaluate_detector
+from keras_aw.detection import build_retinanet, MobileNetEncoder, evaluate_detector
+from keras_aw_tools import recipe as training_recipe
 
 AP50_FLOOR = 0.03  # about half the AP50s measured (docs/table2.md); untrained: 0.000
 
@@ -46,12 +47,10 @@ def train_and_evaluate(name, aw, data, recipe, seed):
     keras.utils.set_random_seed(seed)
     size = recipe["image_size"]
     encoder = MobileNetEncoder(alpha=ENCODER_ALPHA, image_shape=(size, size, 3))
-    model = FPNRetinaNet(encoder, shapes.NUM_CLASSES, (size, size, 3), aw=aw, **DETECTOR)
+    model = build_retinanet(encoder, shapes.NUM_CLASSES, (size, size, 3), aw=aw, **DETECTOR)
     steps = recipe["epochs"] * int(np.ceil(len(x) / recipe["batch_size"]))
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.1 * recipe["learning_rate"], steps, warmup_target=recipe["learning_rate"],
-        warmup_steps=max(steps // 20, 1))
-    model.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=10.0))
+    training_recipe.compile_detector(model, recipe["learning_rate"], decay_steps=steps,
+                                     warmup_steps=max(steps // 20, 1))
     start = time.time()
     history = model.fit(x, y, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                         verbose=2)

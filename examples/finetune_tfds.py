@@ -28,21 +28,20 @@ import keras
 import numpy as np
 
 import keras_aw
-from keras_aw import training
 from keras_aw.convert import default_select
 from keras_aw.datasets import load_data
-from keras_aw.runs import load_model_file
+from keras_aw.utils.files import load_model_file
+from keras_aw_tools import recipe, training
+
+PLAIN_LEARNING_RATE = 2e-3
+FINE_TUNE_LEARNING_RATE = 5e-4  # a smaller learning rate for fine-tuning
 
 
-def compile_model(model, learning_rate):
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
-def fit(model, data, epochs, steps_per_epoch, validate=True):
+def fit(model, data, epochs, steps_per_epoch, learning_rate, validate=True):
+    """`Model.fit` with the recipe's per-epoch cosine decay from `learning_rate`."""
     model.fit(data["train"], validation_data=data["test"] if validate else None, epochs=epochs,
-              steps_per_epoch=steps_per_epoch, verbose=2)
+              steps_per_epoch=steps_per_epoch, verbose=2,
+              callbacks=[recipe.cosine_schedule(learning_rate, epochs)])
 
 
 def accuracy(model, data, steps):
@@ -80,12 +79,13 @@ def main(argv=None):
     print(f"{args.dataset}: {data['num_classes']} classes, images resized to {shape}")
 
     if args.plain_model:
-        plain = compile_model(load_model_file(args.plain_model), 2e-3)
+        plain = recipe.compile_classifier(load_model_file(args.plain_model), PLAIN_LEARNING_RATE)
     else:
         keras.utils.set_random_seed(0)
-        plain = compile_model(training.build_model("SmallCNN", shape, data["num_classes"]), 2e-3)
+        plain = recipe.compile_classifier(
+            training.build_model("SmallCNN", shape, data["num_classes"]), PLAIN_LEARNING_RATE)
         if not fast:  # the smoke run converts the untrained network
-            fit(plain, data, epochs, steps)
+            fit(plain, data, epochs, steps, PLAIN_LEARNING_RATE)
     plain_accuracy = accuracy(plain, data, steps)
 
     # The paper's choice (every plain 3x3 Conv2D, `default_select`), minus the
@@ -102,11 +102,11 @@ def main(argv=None):
     print(f"right after conversion: max |AW - plain| output = {np.max(np.abs(after - before)):.3f}"
           f", same predicted class on {np.mean(after.argmax(-1) == before.argmax(-1)):.0%} "
           "of a test batch")
-    compile_model(aw, 5e-4)  # a smaller learning rate for fine-tuning
+    recipe.compile_classifier(aw, FINE_TUNE_LEARNING_RATE)
     if not fast:
         print(f"converted, before fine-tuning, test accuracy: {accuracy(aw, data, steps):.2f}")
 
-    fit(aw, data, fine_tune_epochs, steps, validate=not fast)
+    fit(aw, data, fine_tune_epochs, steps, FINE_TUNE_LEARNING_RATE, validate=not fast)
     aw_accuracy = accuracy(aw, data, steps)
     aw.save(args.output)
     print(f"plain test accuracy: {plain_accuracy:.2f}")

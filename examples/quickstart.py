@@ -7,7 +7,7 @@
    position and rotation on cluttered, noisy backgrounds; no download).
 2. Trains `SmallCNN` (plain 3x3 convolutions) and `AWSmallCNN` (the same network
    whose two deeper 3x3 convolutions are `keras_aw.AWConv2D`) with the same
-   recipe, and prints ``test accuracy: 0.xx`` for both.
+   recipe (`keras_aw_tools.recipe`: Adam, a per-epoch cosine decay), and prints ``test accuracy: 0.xx`` for both.
 3. Exports the AW model to TFLite with `keras_aw.export` (from any backend) and
    checks that the TFLite interpreter gives the Keras model's outputs on the test
    images; with ``--output DIR`` the `.keras` and `.tflite` files are kept there.
@@ -28,26 +28,24 @@ import numpy as np
 import keras_aw
 from keras_aw.datasets import shapes
 from keras_aw.deploy import run_tflite
-from keras_aw.training import build_model
+from keras_aw_tools import recipe
+from keras_aw_tools.training import build_model
 
 FULL = {"num_train": 8000, "num_test": 2000, "epochs": 5, "batch_size": 64}
 FAST = {"num_train": 128, "num_test": 64, "epochs": 1, "batch_size": 64}
+LEARNING_RATE = 3e-3
 PARITY_TOLERANCE = 1e-4  # max |TFLite - Keras| on softmax outputs
 
 
 def train_and_test(name, data, epochs, batch_size, seed=0):
-    """Trains model `name` with Adam and a cosine learning-rate decay; returns (model, accuracy)."""
+    """Trains model `name` with the recipe (Adam, per-epoch cosine decay); returns (model, accuracy)."""
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(seed)
     model = build_model(name, input_shape=x_train.shape[1:], classes=shapes.NUM_CLASSES)
-    steps = epochs * int(np.ceil(len(x_train) / batch_size))
-    model.compile(
-        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, steps)),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    recipe.compile_classifier(model, LEARNING_RATE)
     start = time.time()
-    model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=2)
+    model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=2,
+              callbacks=[recipe.cosine_schedule(LEARNING_RATE, epochs)])
     _, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
     print(f"{name:<11} ({model.count_params():,} parameters, trained in "
           f"{time.time() - start:.0f} s)  test accuracy: {accuracy:.2f}", flush=True)

@@ -8,7 +8,7 @@ Writes into --output-dir (default ``attention/``):
 
 - ``attention_<class>.png``: for one Shapes test image of each of a few classes,
   every AWConv2D layer's attention A (per output channel, over the kernel taps),
-  drawn by `keras_aw.plots.plot_attention` (the figure `keras-aw visualize`
+  drawn by `keras_aw_tools.plots.plot_attention` (the figure `keras-aw visualize`
   draws);
 - ``attention_by_class.png``: for each AWConv2D layer, the attention averaged
   over each class's test images: per output channel (how strongly each filter is
@@ -26,9 +26,10 @@ import time
 import keras
 import numpy as np
 
-from keras_aw import attention, plots, training
+from keras_aw import attention
 from keras_aw.datasets import shapes
-from keras_aw.runs import load_model_file
+from keras_aw.utils.files import load_model_file
+from keras_aw_tools import plots, recipe, training
 
 
 def class_attention(model, x, y):
@@ -107,11 +108,9 @@ def main(argv=None):
         (x, y), _ = shapes.load_data(num_train, 0, image_size=size, seed=0)
         keras.utils.set_random_seed(0)
         model = training.build_model("AWSmallCNN", (size, size, 3), shapes.NUM_CLASSES)
-        steps = epochs * int(np.ceil(num_train / 64))
-        model.compile(optimizer=keras.optimizers.Adam(
-            keras.optimizers.schedules.CosineDecay(3e-3, steps)),
-            loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        model.fit(x.astype("float32"), y, batch_size=64, epochs=epochs, verbose=2)
+        recipe.compile_classifier(model, 3e-3)
+        model.fit(x.astype("float32"), y, batch_size=64, epochs=epochs, verbose=2,
+                  callbacks=[recipe.cosine_schedule(3e-3, epochs)])
 
     num_test = 40 if fast else 1000
     _, (xt, yt) = shapes.load_data(0, num_test, image_size=size, seed=0)

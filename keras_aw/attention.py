@@ -4,16 +4,17 @@ For one image, every `AWConv2D` layer of a model computes an attention map A
 with the kernel's shape (kh, kw, C1, C2); sample n is convolved with
 ``K + A ⊙ K``. `attention_maps` returns A of every layer for one image,
 `attention_summary` A averaged over input channels for a batch. Pictures of
-them are drawn by `keras_aw.plots.plot_attention`.
+them are drawn by `keras_aw_tools.plots.plot_attention` (the tooling).
 
 Example:
 
 >>> import numpy as np
->>> from keras_aw import attention, training
->>> model = training.build_model("AWSmallCNN", (32, 32, 3), 10)
+>>> from keras_aw import attention
+>>> from keras_aw.applications import small_cnn
+>>> model = small_cnn.AWSmallCNN((32, 32, 3), widths=(8, 16, 16, 16))
 >>> maps = attention.attention_maps(model, np.zeros((32, 32, 3), "float32"))
 >>> [(name, a.shape) for name, a in maps]
-[('block3_awconv', (3, 3, 64, 128)), ('block4_awconv', (3, 3, 128, 128))]
+[('block3_awconv', (3, 3, 16, 16)), ('block4_awconv', (3, 3, 16, 16))]
 """
 
 import keras

@@ -12,7 +12,7 @@ import numbers
 
 import keras
 import numpy as np
-from keras_aw.graph import is_graph_model
+from keras_aw._graph import is_graph_model
 from keras_aw.layers.aw_conv2d import AWConv2D
 
 #: Initial attention value used by ``identity_start=True``: A = DEFAULT_IDENTITY_ATTENTION
@@ -103,11 +103,21 @@ def convert_to_aw(model, select=None, identity_start=True, **awconv_kwargs):
 
     Example:
 
-    >>> import keras, keras_aw
-    >>> base = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=10)
-    >>> aw = keras_aw.convert_to_aw(base)
-    >>> sum(isinstance(l, keras_aw.AWConv2D) for l in aw.layers)
-    16
+    >>> import keras, keras_aw, numpy as np
+    >>> inputs = keras.Input((32, 32, 3))
+    >>> x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c1")(inputs)
+    >>> x = keras.layers.Conv2D(8, 1, name="pointwise")(x)
+    >>> x = keras.layers.Conv2D(16, 3, strides=2, padding="same", name="c2")(x)
+    >>> base = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
+    >>> aw = keras_aw.convert_to_aw(base)  # the 3x3 convolutions become AWConv2D
+    >>> [type(layer).__name__ for layer in aw.layers[1:4]]
+    ['AWConv2D', 'Conv2D', 'AWConv2D']
+    >>> images = np.random.rand(2, 32, 32, 3).astype("float32")
+    >>> bool(np.allclose(aw(images), base(images), rtol=1e-4, atol=1e-6))  # identity start
+    True
+
+    (On `keras.applications.ResNet50` it converts the 16 bottleneck 3x3
+    convolutions.)
     """
     if not isinstance(model, keras.Model):
         raise TypeError(

@@ -34,8 +34,9 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from keras_aw.runs import ensure_writable_dir, ensure_writable_file, load_model_file
-from keras_aw.validation import check_choice, check_positive_int
+from keras_aw.utils.files import ensure_writable_dir, ensure_writable_file, load_model_file
+from keras_aw._validation import check_choice, check_positive_int
+from keras_aw.vocabulary import PARITY_TOLERANCE
 
 FORMATS = ("keras", "savedmodel", "tflite", "onnx")
 #: Backends whose Keras exporter handles each format for AW models (Keras 3.15).
@@ -44,8 +45,6 @@ EXPORT_BACKENDS = {"keras": ("tensorflow", "jax", "torch"), "savedmodel": ("tens
 #: Formats and backends of keras-hub detectors (`keras_aw.detection.export_detector`).
 DETECTOR_FORMATS = ("savedmodel", "tflite")
 DETECTOR_BACKENDS = ("tensorflow",)
-#: Default bound of max |exported - Keras| / max |Keras| on random images.
-PARITY_TOLERANCE = 1e-4
 
 
 def is_detector(model):

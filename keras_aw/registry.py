@@ -1,24 +1,24 @@
 """The model registry: every builder of keras_aw, registered once, found by name.
 
-The timm pattern with Keras naming. A builder is registered where it is
-defined, with the network family it belongs to, its attention variant and, if
-the paper reports it, the paper's figures::
+The timm pattern with Keras naming. Each family module declares its named
+networks as data, a table ``name -> (family, variant, generic builder arguments,
+paper rows)``, writes one public function per name and registers the table with
+`register_models`::
 
-    @register_model("resnet50", "aw", paper=[table1("AW-ResNet50", 23.38, 6.79, 3.87, 25.72)])
-    def AWResNet50(include_top=True, ...):
-        return ResNet(STACKS[50], aw=True, **locals())
+    MODELS = {"AWResNet50": ("resnet50", "aw", {"stack_blocks": (3, 4, 6, 3)},
+                             [table1("AW-ResNet50", 23.38, 6.79, 3.87, 25.72)]), ...}
+    register_models(MODELS, ResNet, [ResNet50, AWResNet50, ...])
 
 `list_models()` lists the registered names, `model_info(name)` says what a name
-is, `create_model(name, **kwargs)` calls its builder. Names are matched ignoring
+is, `create_model(spec, **kwargs)` calls its builder. Names are matched ignoring
 case, ``-`` and ``_`` (``"aw-se-resnet50"`` is ``"AWSEResNet50"``). A model
 *spec* is a name optionally followed by ``:MODE`` for the CBAM form
-(``"AWCBAMResNet50:spatial"``): `parse_spec` splits it into the name and the
-builder's keyword arguments.
+(``"AWCBAMResNet50:spatial"``): `parse_spec` turns it into a `ModelSpec`.
 
-This module sits at the bottom of the package (it imports nothing from
-keras_aw): the builders import it to register themselves, and importing
-`keras_aw` imports every builder, so the registry is full once `keras_aw` is
-imported.
+Importing `keras_aw` registers every model, the 18 detectors included (their
+module does not import keras-hub; building one does), so the registry is
+complete once `keras_aw` is imported and importing anything else never changes
+it. This module imports nothing from keras_aw but its vocabulary.
 
 Example:
 
@@ -27,15 +27,14 @@ Example:
 ['MobileNet', 'AWMobileNet', 'SEMobileNet', 'AWSEMobileNet', 'CBAMMobileNet', 'AWCBAMMobileNet']
 >>> keras_aw.model_info("aw-se-resnet50").variant
 'aw-se'
+>>> spec = keras_aw.registry.parse_spec("aw-cbam-resnet50:spatial")
+>>> spec.name, spec.kwargs, spec.task, str(spec)
+('AWCBAMResNet50', {'cbam': 'spatial'}, 'classification', 'AWCBAMResNet50:spatial')
 """
 
 from typing import Callable, NamedTuple
 
-#: The attention variants of the paper's tables, in the order they are listed.
-VARIANTS = ("plain", "aw", "se", "aw-se", "cbam", "aw-cbam")
-#: Forms of CBAM a spec may name after a colon (see `keras_aw.layers.CBAM`).
-CBAM_MODES = ("full", "maxpool", "spatial")
-TASKS = ("classification", "detection")
+from keras_aw.vocabulary import CBAM_MODES, TASKS, VARIANTS
 
 
 class PaperResult(NamedTuple):
@@ -63,16 +62,24 @@ def table1(label, top1_err, top5_err, gflops, params_m, **kwargs):
                                "params_m": params_m}, kwargs)
 
 
+def table2(label, ap, ap50, ap75):
+    """A `PaperResult` of the paper's Table 2 (COCO val2017, ResNet101, Faster R-CNN)."""
+    return PaperResult(label, {"AP": ap, "AP50": ap50, "AP75": ap75}, table="Table 2")
+
+
 class ModelInfo(NamedTuple):
     """What the registry knows of a model name.
 
     Attributes:
         name: the canonical name (the builder's function name).
         builder: the function that builds it.
-        family: the network, e.g. "resnet50", "mobilenet", "small_cnn".
-        variant: one of `VARIANTS`.
-        task: "classification" or "detection".
+        family: the network, e.g. "resnet50", "mobilenet", "small_cnn", "resnet101_fpn".
+        variant: one of `keras_aw.vocabulary.VARIANTS`.
+        task: one of `keras_aw.vocabulary.TASKS`.
         paper: the paper's rows for this builder (`PaperResult`s), may be empty.
+        arguments: the family's generic builder's arguments this name fixes besides
+            the variant's (e.g. ``{"stack_blocks": (3, 4, 6, 3)}``).
+        generic: the family's generic builder (e.g. `keras_aw.applications.resnet.ResNet`).
     """
 
     name: str
@@ -81,6 +88,8 @@ class ModelInfo(NamedTuple):
     variant: str
     task: str
     paper: tuple
+    arguments: dict = {}
+    generic: Callable = None
 
     @property
     def takes_cbam(self):
@@ -96,32 +105,62 @@ def _key(name):
     return str(name).replace("-", "").replace("_", "").lower()
 
 
-def register_model(family, variant, task="classification", paper=()):
-    """Decorator registering a builder under its function name.
+def register_models(models, generic, builders, task="classification"):
+    """Registers a family table: one entry per name, built by its written function.
 
     Args:
-        family: the network the builder makes, e.g. "resnet50".
+        models: dict ``name -> (family, variant, arguments, paper)``: the network
+            family (e.g. "resnet50"), one of `VARIANTS`, the arguments of `generic`
+            the name fixes besides its variant's, and the paper's rows
+            (`PaperResult`s, may be empty).
+        generic: the family's generic builder.
+        builders: the public functions, one per name of `models` (matched by
+            ``__name__``).
+        task: one of `TASKS`.
+
+    Raises:
+        ValueError: an unknown variant or task, a name without its function (or a
+            function without its name), or a name registered twice.
+    """
+    if task not in TASKS:
+        raise ValueError(f"`task` must be one of {TASKS}; received task={task!r}")
+    by_name = {builder.__name__: builder for builder in builders}
+    if set(by_name) != set(models):
+        raise ValueError(
+            "every model needs exactly one builder function; names without one: "
+            f"{sorted(set(models) - set(by_name))}, functions without a name: "
+            f"{sorted(set(by_name) - set(models))}"
+        )
+    for name, (family, variant, arguments, paper) in models.items():
+        if variant not in VARIANTS:
+            raise ValueError(f"`variant` must be one of {VARIANTS}; received variant={variant!r}")
+        key = _key(name)
+        if key in _REGISTRY and _REGISTRY[key].builder is not by_name[name]:
+            raise ValueError(f"a model named {name!r} is already registered")
+        _REGISTRY[key] = ModelInfo(name, by_name[name], family, variant, task, tuple(paper),
+                                   dict(arguments), generic)
+        if family not in _FAMILY_ORDER:
+            _FAMILY_ORDER.append(family)
+
+
+def register_model(family, variant, task="classification", paper=()):
+    """Decorator registering one builder under its function name (for models of your own).
+
+    The package's families are tables registered with `register_models`; this is
+    the same registration for a single function.
+
+    Args:
+        family: the network the builder makes, e.g. "my_resnet".
         variant: one of `VARIANTS`.
         task: one of `TASKS`.
-        paper: iterable of `PaperResult` rows the paper prints for this builder.
+        paper: iterable of `PaperResult` rows, usually empty.
 
     Returns:
         The decorator; it returns the builder unchanged.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"`variant` must be one of {VARIANTS}; received variant={variant!r}")
-    if task not in TASKS:
-        raise ValueError(f"`task` must be one of {TASKS}; received task={task!r}")
-    paper = tuple(paper)
-
     def decorator(builder):
-        name = builder.__name__
-        key = _key(name)
-        if key in _REGISTRY and _REGISTRY[key].builder is not builder:
-            raise ValueError(f"a model named {name!r} is already registered")
-        _REGISTRY[key] = ModelInfo(name, builder, family, variant, task, paper)
-        if family not in _FAMILY_ORDER:
-            _FAMILY_ORDER.append(family)
+        register_models({builder.__name__: (family, variant, {}, paper)}, builder, [builder],
+                        task=task)
         return builder
 
     return decorator
@@ -161,41 +200,83 @@ def model_info(name):
     return info
 
 
+class ModelSpec(NamedTuple):
+    """A parsed model spec such as ``"AWCBAMResNet50:spatial"``.
+
+    Attributes:
+        name: the canonical registered name, e.g. "AWCBAMResNet50".
+        kwargs: the builder keyword arguments the spec selects, e.g. ``{"cbam": "spatial"}``.
+        info: the registry entry (`ModelInfo`: family, variant, task, paper rows, builder).
+    """
+
+    name: str
+    kwargs: dict
+    info: ModelInfo
+
+    @property
+    def task(self):
+        """The model's task, "classification" or "detection"."""
+        return self.info.task
+
+    def __str__(self):
+        return f"{self.name}:{self.kwargs['cbam']}" if self.kwargs else self.name
+
+    def build(self, **kwargs):
+        """Builds the model with the spec's keyword arguments and `kwargs`.
+
+        Raises:
+            ValueError: `kwargs` gives a spec argument (``cbam``) another value.
+        """
+        for key, value in self.kwargs.items():
+            if key in kwargs and kwargs[key] != value:
+                raise ValueError(
+                    f"the spec {str(self)!r} selects {key}={value!r}; "
+                    f"received {key}={kwargs[key]!r}"
+                )
+        return self.info.builder(**{**self.kwargs, **kwargs})
+
+
 def parse_spec(spec):
-    """Splits ``"NAME[:CBAM_MODE]"`` into (canonical name, builder keyword arguments).
+    """Parses ``"NAME[:CBAM_MODE]"`` into a `ModelSpec` (a `ModelSpec` is returned as is).
 
     Raises:
+        TypeError: `spec` is neither a string nor a `ModelSpec`.
         ValueError: unknown name, a mode for a builder without CBAM, or an unknown mode.
     """
-    name, _, mode = str(spec).partition(":")
+    if isinstance(spec, ModelSpec):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"a model spec must be a string; received spec={spec!r}")
+    name, _, mode = spec.partition(":")
     info = model_info(name)
     if not mode:
-        return info.name, {}
+        return ModelSpec(info.name, {}, info)
     if not info.takes_cbam:
         raise ValueError(f"{info.name} takes no CBAM form; received spec={spec!r}")
     if mode not in CBAM_MODES:
         raise ValueError(f"unknown CBAM form {mode!r} in spec={spec!r}; use one of {CBAM_MODES}")
-    return info.name, {"cbam": mode}
+    return ModelSpec(info.name, {"cbam": mode}, info)
 
 
 def canonical_spec(spec):
-    """The canonical spelling of a spec: ``"aw-cbam-resnet50:spatial"`` -> ``"AWCBAMResNet50:spatial"``."""
-    name, kwargs = parse_spec(spec)
-    return f"{name}:{kwargs['cbam']}" if kwargs else name
+    """The canonical spelling of a spec, ``str(parse_spec(spec))``.
+
+    ``"aw-cbam-resnet50:spatial"`` -> ``"AWCBAMResNet50:spatial"``.
+    """
+    return str(parse_spec(spec))
 
 
-def create_model(name, **kwargs):
+def create_model(spec, **kwargs):
     """Builds a registered model: ``create_model("AWSEResNet50", classes=10)``.
 
     Args:
-        name: a registered name or spec (``"AWCBAMMobileNet:spatial"``).
+        spec: a registered name, a spec (``"AWCBAMMobileNet:spatial"``) or a `ModelSpec`.
         **kwargs: passed to the builder.
 
     Returns:
-        The built `keras.Model`.
+        The built model (a `keras.Model`; detectors need the ``[detection]`` extra).
     """
-    canonical, spec_kwargs = parse_spec(name)
-    return model_info(canonical).builder(**spec_kwargs, **kwargs)
+    return parse_spec(spec).build(**kwargs)
 
 
 def paper_rows(table="Table 1"):

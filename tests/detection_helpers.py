@@ -19,11 +19,11 @@ def small_detector(variant_kwargs=None, num_classes=3, **kwargs):
     Small enough that the shared trained-detector tests fit CI's time budget; the
     registered ResNet builders are checked structurally in test_detection.py.
     """
-    from keras_aw.detection import FPNRetinaNet, MobileNetEncoder
+    from keras_aw.detection import build_retinanet, MobileNetEncoder
 
     options = dict(TINY, **kwargs)
     encoder = MobileNetEncoder(alpha=0.25, image_shape=options["image_shape"])
-    return FPNRetinaNet(encoder, num_classes, **options, **(variant_kwargs or {}))
+    return build_retinanet(encoder, num_classes, **options, **(variant_kwargs or {}))
 
 
 def np_weights(layer):

@@ -3,7 +3,9 @@
 #
 # TensorFlow runs the whole suite; JAX and PyTorch skip the tests marked
 # `backend_independent` (data set, profile and Table 1 counts, signatures, argument
-# errors: results that cannot differ by backend), which the TensorFlow run covers.
+# errors, the library's docstring examples in tests/test_doctests.py: results that
+# cannot differ by backend), which the TensorFlow run covers. tests/test_compat.py
+# loads the keras_aw 0.2.0 `.keras` files under every backend.
 # Extra arguments go to pytest under every backend (a `-m` among them replaces the
 # marker filter). Exits non-zero if any backend fails.
 set -uo pipefail

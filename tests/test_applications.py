@@ -30,6 +30,9 @@ RESNET_VARIANTS = ("", "AW", "SE", "AWSE", "CBAM", "AWCBAM")
 RESNET_BUILDERS = [f"{v}ResNet{d}" for d in DEPTHS for v in RESNET_VARIANTS]
 MOBILENET_BUILDERS = [f"{v}MobileNet" for v in RESNET_VARIANTS]
 ALL_BUILDERS = RESNET_BUILDERS + MOBILENET_BUILDERS
+# How the paper writes each variant before a network's name (SPEC §4).
+PAPER_PREFIX = {"": "", "AW": "AW-", "SE": "SE-", "AWSE": "AW-SE-", "CBAM": "CBAM-",
+                "AWCBAM": "AW-CBAM-"}
 
 
 def trainable_count(model):
@@ -65,7 +68,19 @@ def test_signature_matches_keras_applications(builder):
     else:
         assert extra == []
     doc = getattr(applications, builder).__doc__
-    assert "Args:" in doc and "Example:" in doc and "Returns:" in doc
+    assert "Args:" in doc and "Returns:" in doc
+    # The docstring is the builder's own (written, not patched from a template): it names
+    # the network and the paper's rows, or says the paper has none.
+    info = registry.model_info(builder)
+    prefix, base = re.fullmatch(r"((?:AW)?(?:SE|CBAM)?)(.+)", builder).groups()
+    title = PAPER_PREFIX[prefix] + base
+    assert doc.lstrip().startswith(title + ":"), (builder, doc[:80])
+    text = " ".join(doc.split())
+    for row in info.paper:
+        assert f'"{row.label}"' in text, (builder, row.label)
+    if not info.paper:
+        assert "reports no row" in doc, builder
+    assert ("cbam:" in doc) == ("CBAM" in builder), builder
 
 
 @pytest.mark.backend_independent
@@ -84,8 +99,9 @@ def test_named_builders_forward_to_the_generic_builders(monkeypatch):
                                        input_shape=(40, 40, 3), **extra)
         (args, kwargs), = calls
         depth = re.search(r"\d*$", builder).group()
+        assert args == ()
         if depth:
-            assert args == (stacks[depth],)
+            assert kwargs.pop("stack_blocks") == stacks[depth], builder
         assert kwargs.pop("aw", False) is variant.startswith("AW"), builder
         assert kwargs.pop("attention", None) == (
             "se" if "SE" in variant else "cbam" if "CBAM" in variant else None), builder
@@ -520,3 +536,12 @@ def test_more_bad_arguments():
         applications.ResNet50(include_top=False, input_shape=(16, 16, 3))
     with pytest.raises(ValueError, match="blocks"):
         mobilenet.MobileNetV1(blocks=((64, 3),))
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("aw", [1, "yes", None])
+def test_non_bool_aw_is_a_type_error(aw):
+    with pytest.raises(TypeError, match=f"aw={aw!r}"):
+        resnet.ResNet((1,), aw=aw, input_shape=(32, 32, 3), classes=2)
+    with pytest.raises(TypeError, match=f"aw={aw!r}"):
+        mobilenet.MobileNetV1((32, 32, 3), alpha=0.25, aw=aw, classes=2)

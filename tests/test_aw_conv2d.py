@@ -399,8 +399,13 @@ def test_mixed_precision(policy):
     model = keras.Sequential([keras.Input((8, 8, 16)), layer, keras.layers.GlobalAveragePooling2D(),
                               keras.layers.Dense(1, dtype="float32")])
     model.compile(optimizer="sgd", loss="mse")
+    before = [to_numpy(w).copy() for w in layer.trainable_weights]
     history = model.fit(x, np.ones((4, 1)), epochs=1, batch_size=2, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+    # The (loss-scaled) float16 gradients reached every float32 variable of the layer.
+    for w, b in zip(layer.trainable_weights, before):
+        assert keras.backend.standardize_dtype(w.dtype) == "float32"
+        assert np.max(np.abs(to_numpy(w) - b)) > 0, w.path
 
 
 BAD_ARGUMENTS = [

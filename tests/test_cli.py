@@ -1,15 +1,16 @@
 """The `keras-aw` command line: every subcommand, resume after an interruption, bad input.
 
-Most tests call `keras_aw.cli.main([...])` in-process; a subprocess runs the
-installed console script once, and `--distribute` (which must split the CPU
-into two devices before the backend starts).
+Most tests call `keras_aw_tools.cli.main([...])` in-process; subprocesses run
+the console script's entry point, `--help` (which must import no Keras,
+backend or keras-hub), a classifier's commands (which must not import
+keras-hub), and `--distribute` (which must split the CPU into two devices
+before the backend starts).
 """
 
 import csv
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -19,9 +20,10 @@ import pytest
 from runtimes import run_exported
 
 from helpers import BACKEND
-from keras_aw import cli, deploy, devices, training
+from keras_aw import deploy, devices
 from keras_aw.datasets import load_data, shapes
-from keras_aw.runs import RunRecorder
+from keras_aw_tools import cli, training
+from keras_aw_tools.runs import RunRecorder
 
 SMALL = ["--num-train", "48", "--num-test", "16", "--batch-size", "16", "--image-size", "16",
          "--verbose", "2"]
@@ -279,16 +281,79 @@ def _subprocess_env():
     return env
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _console_script_entry():
+    """The ``module:function`` that pyproject.toml declares as the keras-aw command."""
+    with open(os.path.join(REPO, "pyproject.toml")) as f:
+        (entry,) = re.findall(r'^keras-aw = "([\w.]+:\w+)"$', f.read(), flags=re.M)
+    return entry
+
+
 def test_console_script_reports_bad_input_without_traceback(tmp_path):
-    script = shutil.which("keras-aw") or os.path.join(os.path.dirname(sys.executable),
-                                                      "keras-aw")
-    assert os.path.exists(script), "the keras-aw console script is not installed"
-    result = subprocess.run([script, "evaluate", str(tmp_path / "none.keras")],
+    """The declared console-script entry point, run as the installed script runs it."""
+    module, function = _console_script_entry().split(":")
+    assert (module, function) == ("keras_aw_tools.cli", "main")
+    stub = f"import sys; from {module} import {function}; sys.exit({function}())"
+    result = subprocess.run([sys.executable, "-c", stub, "evaluate", str(tmp_path / "none.keras")],
                             capture_output=True, text=True, env=_subprocess_env(), timeout=240)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("keras-aw")]
     assert lines == [f"keras-aw evaluate: error: no such file: {str(tmp_path / 'none.keras')!r}"]
+
+
+HEAVY = ("keras", "tensorflow", "jax", "torch", "keras_hub")
+_IMPORTED = ("import sys; print(sorted({m.split('.')[0] for m in sys.modules} & "
+             f"{set(HEAVY)!r}))")
+
+
+@pytest.mark.backend_independent
+def test_help_imports_no_keras_backend_or_keras_hub():
+    """`keras-aw --help` (and each command's) answers without importing Keras or a backend."""
+    script = ("import contextlib, io, sys\n"
+              "from keras_aw_tools import cli\n"
+              "parser = cli.build_parser()\n"
+              "codes = []\n"
+              "for argv in ([], ['profile'], ['train'], ['evaluate'], ['export'], ['visualize']):\n"
+              "    with contextlib.redirect_stdout(io.StringIO()):\n"
+              "        codes.append(cli.main(argv + ['--help']))\n"
+              "print(codes)\n" + _IMPORTED)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=_subprocess_env(), timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    codes, imported = result.stdout.strip().splitlines()[-2:]
+    assert codes == "[0, 0, 0, 0, 0, 0]"
+    assert imported == "[]", imported
+    # The module run as a script, as the README measures it.
+    result = subprocess.run([sys.executable, "-m", "keras_aw_tools.cli", "--help"],
+                            capture_output=True, text=True, env=_subprocess_env(), timeout=120)
+    assert result.returncode == 0 and "usage: keras-aw" in result.stdout
+
+
+def test_export_formats_are_the_library_formats():
+    assert cli.EXPORT_FORMATS == deploy.FORMATS
+
+
+def test_classifier_commands_do_not_import_keras_hub(run_dir, tmp_path):
+    """train, evaluate, export and visualize of a classifier never import keras-hub."""
+    path, _ = run_dir
+    model = os.path.join(path, "model.keras")
+    small = ", ".join(repr(a) for a in SMALL)
+    script = ("from keras_aw_tools import cli\n"
+              f"assert cli.main(['train', '--model', 'SmallCNN', '--epochs', '1', '--output', "
+              f"{str(tmp_path / 'run')!r}, {small}]) == 0\n"
+              f"assert cli.main(['evaluate', {model!r}, '--num-test', '16', '--verbose', '0']) == 0\n"
+              f"assert cli.main(['export', {model!r}, '--format', 'keras', '--output', "
+              f"{str(tmp_path / 'm.keras')!r}]) == 0\n"
+              f"assert cli.main(['visualize', {model!r}, '--output', "
+              f"{str(tmp_path / 'a.png')!r}]) == 0\n" + _IMPORTED)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=_subprocess_env(), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    imported = result.stdout.strip().splitlines()[-1]
+    assert "keras" in imported and "keras_hub" not in imported, imported
 
 
 def test_distribute(tmp_path, capsys):
@@ -298,7 +363,7 @@ def test_distribute(tmp_path, capsys):
         code, _, err = run(capsys, *argv)
         assert_one_line_error(code, err, "distribute", "torch")
         return
-    result = subprocess.run([sys.executable, "-m", "keras_aw.cli"] + argv, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "keras_aw_tools.cli"] + argv, capture_output=True,
                             text=True, env=_subprocess_env(), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "distributing over 2 devices" in result.stdout
@@ -368,7 +433,7 @@ def test_detector_train_resume_evaluate_visualize(tiny_detector_name, tmp_path, 
         state = json.load(f)
     assert state["task"] == "detection" and state["epochs_done"] == 2
     # Nothing lost on resume: the optimizer state carried over (2 steps per epoch, 2 epochs).
-    from keras_aw.runs import load_checkpoint
+    from keras_aw_tools.runs import load_checkpoint
 
     assert int(load_checkpoint(path / "model.keras").optimizer.iterations) == 4
     code, out, err = run(capsys, "evaluate", path / "model.keras", "--num-test", "8")
@@ -389,7 +454,7 @@ def test_detector_train_resume_evaluate_visualize(tiny_detector_name, tmp_path, 
     assert "raw predictions before NMS" in out and "tensorflow-backend subprocess" in out, out
     import tensorflow as tf
 
-    from keras_aw.runs import load_model_file
+    from keras_aw.utils.files import load_model_file
 
     det = load_model_file(path / "model.keras")
     x = np.random.RandomState(1).uniform(0, 1, (3, 64, 64, 3)).astype("float32")

@@ -80,7 +80,7 @@ def test_fpn_placement_and_types(attention):
 
 def test_fpn_config_and_keras_roundtrip(tmp_path):
     kwargs = dict(min_level=3, max_level=6, filters=8, aw=True, attention="cbam", cbam="maxpool",
-                  attention_reduction=4, use_p5=True, kernel_initializer="he_normal",
+                  attention_reduction=4, reduction=2, use_p5=True, kernel_initializer="he_normal",
                   bias_initializer="ones", data_format="channels_last", name="fpn")
     fpn = FeaturePyramid(**kwargs)
     config = fpn.get_config()
@@ -97,6 +97,22 @@ def test_fpn_config_and_keras_roundtrip(tmp_path):
     got = loaded(feats, training=False)
     for level in expected:
         assert rel_err(to_numpy(got[level]), to_numpy(expected[level])) < 1e-6
+
+
+@pytest.mark.backend_independent
+def test_fpn_reduction_is_the_attention_ratio_and_attention_reduction_the_aw_one():
+    fpn = FeaturePyramid(3, 5, filters=32, aw=True, attention="se", attention_reduction=4,
+                         reduction=8)
+    fpn.build({k: v.shape for k, v in features().items()})
+    assert fpn.lateral_convs["P3"].attention_reduction == 4
+    assert fpn.lateral_attention["P3"].reduction == 8 == fpn.output_attention["P4"].reduction
+    with pytest.raises(ValueError, match="reduction=0"):
+        FeaturePyramid(3, 5, attention="cbam", reduction=0)
+    # A keras_aw 0.2.0 config has no `reduction`: its attention_reduction set both ratios.
+    config = fpn.get_config()
+    del config["reduction"]
+    old = FeaturePyramid.from_config(config)
+    assert (old.attention_reduction, old.reduction) == (4, 4)
 
 
 @pytest.mark.skipif(keras.backend.backend() == "tensorflow",
@@ -221,7 +237,7 @@ def test_backbone_errors():
     with pytest.raises(ValueError, match=r"static image size.*\(None, None, 3\)"):
         FPNBackbone(enc, 3, 5, aw=True)
     with pytest.raises(ValueError, match="encoder='vgg16'"):
-        keras_aw.detection.FPNRetinaNet("vgg16", 3)
+        keras_aw.detection.build_retinanet("vgg16", 3)
 
 
 def synthetic_batch(n=4, size=64, seed=0):

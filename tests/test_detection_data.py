@@ -159,7 +159,7 @@ def test_coco_unknown_format():
 
 
 def test_plot_detections(tmp_path):
-    from keras_aw.plots import plot_detections
+    from keras_aw_tools.plots import plot_detections
 
     output = str(tmp_path / "det.png")
     # GT[0] as xyxy: the same drawing as yxyx, coordinates swapped

@@ -4,13 +4,17 @@ Expected values come from outside the registry: the builders' names (the SPEC §
 scheme) and Table 1 as SPEC §4 prints it. Nothing here depends on the Keras backend.
 """
 
+import importlib
 import inspect
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
 import keras_aw
-from keras_aw import applications, registry
+from keras_aw import applications, registry, vocabulary
 from keras_aw.applications import resnet
 
 pytestmark = pytest.mark.backend_independent
@@ -90,7 +94,9 @@ def test_listing_by_family_and_variant():
 ])
 def test_names_match_ignoring_case_dash_underscore(spelling):
     assert keras_aw.model_info(spelling).name == "AWSEResNet50"
-    assert registry.parse_spec(spelling) == ("AWSEResNet50", {})
+    spec = registry.parse_spec(spelling)
+    assert (spec.name, spec.kwargs, str(spec)) == ("AWSEResNet50", {}, "AWSEResNet50")
+    assert spec.info is keras_aw.model_info("AWSEResNet50") and spec.task == "classification"
 
 
 @pytest.mark.parametrize("name", ["NoSuchNet", "AWSEResNet5", "AWSEResNet500", "", "se resnet50"])
@@ -105,9 +111,13 @@ def test_unknown_name_lists_the_choices(name):
 
 
 def test_spec_selects_the_cbam_form(monkeypatch):
-    assert registry.parse_spec("AWCBAMResNet50:spatial") == ("AWCBAMResNet50", {"cbam": "spatial"})
-    assert registry.parse_spec("aw-cbam-mobilenet:maxpool") == (
-        "AWCBAMMobileNet", {"cbam": "maxpool"})
+    spec = registry.parse_spec("AWCBAMResNet50:spatial")
+    assert (spec.name, spec.kwargs) == ("AWCBAMResNet50", {"cbam": "spatial"})
+    spec = registry.parse_spec("aw-cbam-mobilenet:maxpool")
+    assert (spec.name, spec.kwargs, str(spec)) == (
+        "AWCBAMMobileNet", {"cbam": "maxpool"}, "AWCBAMMobileNet:maxpool")
+    assert registry.parse_spec(spec) is spec
+    assert registry.canonical_spec("aw_cbam_mobilenet:maxpool") == "AWCBAMMobileNet:maxpool"
     # create_model passes the form on as the builder's `cbam` argument.
     calls = []
     monkeypatch.setattr(resnet, "ResNet", lambda *args, **kwargs: calls.append(kwargs) or "model")
@@ -118,6 +128,19 @@ def test_spec_selects_the_cbam_form(monkeypatch):
     calls.clear()
     keras_aw.create_model("CBAMResNet101", include_top=False)
     assert calls[0]["cbam"] == "full" and not calls[0].get("aw", False)  # builder defaults
+    # A ModelSpec builds too, and refuses a second, different form.
+    calls.clear()
+    spec = registry.parse_spec("AWCBAMResNet101:maxpool")
+    assert keras_aw.create_model(spec, classes=3) == "model" == spec.build(cbam="maxpool")
+    assert [(c["cbam"], c["stack_blocks"]) for c in calls] == [("maxpool", (3, 4, 23, 3))] * 2
+    with pytest.raises(ValueError, match="cbam='spatial'"):
+        spec.build(cbam="spatial")
+
+
+@pytest.mark.parametrize("spec", [None, 50, ("AWSEResNet50", {})])
+def test_a_spec_that_is_not_a_string_is_a_type_error(spec):
+    with pytest.raises(TypeError, match="spec="):
+        registry.parse_spec(spec)
 
 
 @pytest.mark.parametrize("spec,match", [
@@ -142,6 +165,121 @@ def test_paper_rows_are_table1_in_order():
         assert set(row.metrics) == {"top1_err", "top5_err", "gflops", "params_m"}
         assert row.table == "Table 1" and row in info.paper
         # The spec builds the row's network: its name and form are the row's.
-        name, kwargs = registry.parse_spec(spec)
-        assert name == info.name and kwargs == row.kwargs
+        parsed = registry.parse_spec(spec)
+        assert parsed.name == info.name and parsed.kwargs == row.kwargs and parsed.info is info
     assert registry.paper_rows("Table 9") == []
+
+
+# SPEC §5 / the paper's Table 2: the detectors, by name, with their rows.
+SPEC_TABLE2 = [("FPN", 37.13, 58.28, 40.29), ("AW-FPN", 37.76, 59.17, 40.91),
+               ("SE-FPN", 38.11, 59.41, 41.33), ("AW-SE-FPN", 38.45, 59.70, 41.86),
+               ("CBAM-FPN", 37.74, 58.84, 40.77), ("AW-CBAM-FPN", 38.19, 59.52, 41.43)]
+DETECTOR_ENCODERS = {"ResNet101": "resnet101_fpn", "ResNet50": "resnet50_fpn",
+                     "ResNetSmall": "resnet_small_fpn"}
+
+
+def test_detectors_are_registered_with_their_metadata():
+    names = keras_aw.list_models(task="detection")
+    expected = [f"{prefix}FPN{encoder}" for encoder in DETECTOR_ENCODERS
+                for prefix in PREFIX_VARIANT]
+    assert names == expected
+    for name in names:
+        prefix, encoder = re.fullmatch(r"((?:AW)?(?:SE|CBAM)?)FPN(.+)", name).groups()
+        info = keras_aw.model_info(name)
+        assert (info.family, info.variant, info.task) == (
+            DETECTOR_ENCODERS[encoder], PREFIX_VARIANT[prefix], "detection"), name
+        assert info.builder is getattr(keras_aw.detection, name)
+        assert len(info.paper) == (encoder == "ResNet101"), name
+    rows = registry.paper_rows("Table 2")
+    assert [(row.label, *row.metrics.values()) for _, _, row in rows] == SPEC_TABLE2
+    assert [spec for spec, _, _ in rows] == expected[:6]
+
+
+def run_python(code):
+    """Runs `code` in a fresh interpreter (the registry must not depend on earlier imports)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_registry_is_complete_after_import_keras_aw_without_keras_hub():
+    out = run_python(
+        "import sys, keras_aw\n"
+        "names = keras_aw.list_models()\n"
+        "hub = 'keras_hub' in sys.modules\n"
+        "import keras_aw.detection, keras_aw.detection.profile, keras_aw.datasets\n"
+        "print(len(names), hub, keras_aw.list_models() == names,"
+        " [m for m in ('keras_aw.cli', 'keras_aw.training', 'keras_aw_tools') if m in sys.modules])"
+    )
+    assert out == "44 False True []"
+
+
+def test_building_a_detector_without_keras_hub_names_the_extra():
+    out = run_python(
+        "import sys\n"
+        "sys.modules['keras_hub'] = None  # as if keras-hub were not installed\n"
+        "import keras_aw\n"
+        "try:\n"
+        "    keras_aw.create_model('AWFPNResNetSmall', num_classes=3)\n"
+        "except ImportError as e:\n"
+        "    print(repr(str(e)))\n"
+    )
+    message = eval(out)  # noqa: S307  (our own repr)
+    assert "\n" not in message and 'pip install "keras-aw[detection]"' in message
+
+
+@pytest.mark.parametrize("module", ["keras_aw", "keras_aw.applications", "keras_aw.detection",
+                                    "keras_aw.layers", "keras_aw.datasets", "keras_aw.utils",
+                                    "keras_aw.ops"])
+def test_dir_is_the_public_api(module):
+    mod = importlib.import_module(module)
+    assert sorted(dir(mod)) == sorted(mod.__all__)
+    for name in mod.__all__:  # every public name resolves
+        assert getattr(mod, name) is not None, name
+    assert not [n for n in mod.__all__ if n.startswith("_") and n != "__version__"]
+
+
+def test_top_level_api_hides_the_tooling_and_private_modules():
+    public = set(keras_aw.__all__)
+    assert {"registry", "vocabulary", "create_model", "list_models", "model_info",
+            "detection", "applications", "layers"} <= public
+    assert not public & {"graph", "validation", "_graph", "_validation", "cli", "training",
+                         "runs", "plots", "visualize"}
+
+
+def test_variants_of_the_vocabulary_are_the_registered_ones():
+    assert tuple(vocabulary.VARIANT_ARGUMENTS) == vocabulary.VARIANTS
+    for variant in vocabulary.VARIANTS:
+        args = vocabulary.variant_arguments(variant)
+        assert vocabulary.variant_of(args["aw"], args["attention"]) == variant
+        # Every family of six has exactly one builder per variant, named with its prefix.
+        names = keras_aw.list_models(variant=variant)
+        prefix = vocabulary.variant_prefix(variant)
+        assert all(re.match(prefix + r"(FPN|ResNet|MobileNet|SmallCNN)", n) for n in names), names
+    with pytest.raises(ValueError, match="variant='se-aw'"):
+        vocabulary.variant_arguments("se-aw")
+    with pytest.raises(ValueError, match="attention='eca'"):
+        vocabulary.variant_of(True, "eca")
+
+
+def test_register_models_checks_its_table():
+    def Tiny():
+        return "tiny"
+
+    with pytest.raises(ValueError, match=r"names without one: \['Other'\]"):
+        registry.register_models({"Other": ("tiny", "plain", {}, [])}, Tiny, [Tiny])
+    with pytest.raises(ValueError, match="variant='xx'"):
+        registry.register_models({"Tiny": ("tiny", "xx", {}, [])}, Tiny, [Tiny])
+    with pytest.raises(ValueError, match="task='segmentation'"):
+        registry.register_models({"Tiny": ("tiny", "plain", {}, [])}, Tiny, [Tiny],
+                                 task="segmentation")
+
+    def AWSEResNet50():
+        return "impostor"
+
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_models({"AWSEResNet50": ("x", "aw-se", {}, [])}, AWSEResNet50,
+                                 [AWSEResNet50])
+    assert "Tiny" not in keras_aw.list_models()

@@ -4,10 +4,18 @@
   backgrounds; ``shapes.load_data()`` returns ``(x_train, y_train), (x_test, y_test)``
   like `keras.datasets`.
 - `load_data(spec, ...)`: ``"shapes"`` or ``"tfds:NAME[:SPLIT]"`` as training and
-  evaluation inputs (see `keras_aw.datasets.pipelines`).
+  evaluation inputs; `parse_dataset(spec)` parses a spec into a `DatasetSpec`;
+  `load_detection_data(...)`: Shapes-Detect for the detectors (see
+  `keras_aw.datasets.pipelines`).
 """
 
 from keras_aw.datasets import pipelines, shapes
-from keras_aw.datasets.pipelines import load_data, parse_dataset
+from keras_aw.datasets.pipelines import (DatasetSpec, load_data, load_detection_data,
+                                         parse_dataset)
 
-__all__ = ["load_data", "parse_dataset", "pipelines", "shapes"]
+__all__ = ["DatasetSpec", "load_data", "load_detection_data", "parse_dataset", "pipelines",
+           "shapes"]
+
+
+def __dir__():
+    return sorted(__all__)

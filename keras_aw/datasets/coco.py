@@ -7,8 +7,9 @@ pairs in keras-hub's format:
 - the image is resized so that its longer side is `image_size` (aspect kept)
   and zero-padded at the bottom/right to ``image_size x image_size``, float32
   in 0..255;
-- tfds' boxes (relative ``[y_min, x_min, y_max, x_max]``) become absolute
-  pixels of the resized image in `bounding_box_format`; crowd annotations are
+- tfds' boxes (relative ``[y_min, x_min, y_max, x_max]``) become pixels of
+  the resized image, converted to `bounding_box_format` by
+  `keras.utils.bounding_boxes.convert_format`; crowd annotations are
   dropped (as COCO's evaluator ignores them); the 80 class ids are tfds'
   contiguous 0..79;
 - boxes and labels are padded with -1 to `max_objects` (objects beyond are cut).
@@ -19,29 +20,14 @@ Example (needs the data, or ``tfds.testing.mock_data``)::
     model.fit(load_coco("train").shuffle(1000).batch(8), ...)
 """
 
-from keras_aw.validation import check_choice, check_positive_int
+from keras_aw._validation import check_choice, check_positive_int
+from keras_aw.vocabulary import BOX_FORMATS, DEFAULT_BOX_FORMAT
 
 NUM_CLASSES = 80
-FORMATS = ("yxyx", "xyxy", "xywh", "center_xywh", "center_yxhw")
-
-
-def _convert_from_yxyx(tf, boxes, fmt):
-    y0, x0, y1, x1 = tf.unstack(boxes, axis=-1)
-    if fmt == "yxyx":
-        parts = [y0, x0, y1, x1]
-    elif fmt == "xyxy":
-        parts = [x0, y0, x1, y1]
-    elif fmt == "xywh":
-        parts = [x0, y0, x1 - x0, y1 - y0]
-    elif fmt == "center_xywh":
-        parts = [(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0]
-    else:
-        parts = [(y0 + y1) / 2, (x0 + x1) / 2, y1 - y0, x1 - x0]
-    return tf.stack(parts, axis=-1)
-
-
-def preprocess_example(example, image_size=512, max_objects=100, bounding_box_format="yxyx"):
+def preprocess_example(example, image_size=512, max_objects=100,
+                       bounding_box_format=DEFAULT_BOX_FORMAT):
     """One tfds COCO example -> (image, {"boxes", "labels"}); see the module docstring."""
+    import keras
     import tensorflow as tf
 
     image = tf.cast(example["image"], tf.float32)
@@ -60,7 +46,8 @@ def preprocess_example(example, image_size=512, max_objects=100, bounding_box_fo
     rel = tf.boolean_mask(objects["bbox"][:n], keep)
     labels = tf.cast(tf.boolean_mask(objects["label"][:n], keep), tf.int32)
     size = tf.stack([height, width, height, width]) * scale
-    boxes = _convert_from_yxyx(tf, rel * size, bounding_box_format)
+    boxes = keras.utils.bounding_boxes.convert_format(rel * size, "yxyx", bounding_box_format,
+                                                      height=image_size, width=image_size)
     boxes, labels = boxes[:max_objects], labels[:max_objects]
     pad = max_objects - tf.shape(labels)[0]
     boxes = tf.pad(boxes, [[0, pad], [0, 0]], constant_values=-1.0)
@@ -70,7 +57,8 @@ def preprocess_example(example, image_size=512, max_objects=100, bounding_box_fo
     return image, {"boxes": boxes, "labels": labels}
 
 
-def load_coco(split="validation", image_size=512, max_objects=100, bounding_box_format="yxyx",
+def load_coco(split="validation", image_size=512, max_objects=100,
+              bounding_box_format=DEFAULT_BOX_FORMAT,
               data_dir=None, download=False, shuffle_files=False):
     """tfds ``coco/2017`` as an unbatched `tf.data.Dataset` of (image, targets).
 
@@ -78,7 +66,8 @@ def load_coco(split="validation", image_size=512, max_objects=100, bounding_box_
         split: a tfds split of coco/2017 ("train", "validation", "test", or a slice).
         image_size: side of the square (padded) images.
         max_objects: padded number of objects per image.
-        bounding_box_format: one of `FORMATS` (absolute pixels).
+        bounding_box_format: one of `keras_aw.vocabulary.BOX_FORMATS` (a "rel_" one
+            is relative to the padded square image).
         data_dir: tfds data directory (None: tfds' default).
         download: whether tfds may download and prepare the data set (~25 GB).
         shuffle_files: passed to `tfds.load`.
@@ -91,7 +80,7 @@ def load_coco(split="validation", image_size=512, max_objects=100, bounding_box_
 
     check_positive_int("image_size", image_size)
     check_positive_int("max_objects", max_objects)
-    check_choice("bounding_box_format", bounding_box_format, FORMATS)
+    check_choice("bounding_box_format", bounding_box_format, BOX_FORMATS)
     ds = tfds.load("coco/2017", split=split, data_dir=data_dir, download=download,
                    shuffle_files=shuffle_files)
     return ds.map(lambda ex: preprocess_example(ex, image_size, max_objects,

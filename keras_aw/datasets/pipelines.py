@@ -2,8 +2,12 @@
 
 A data set is named by a spec: ``"shapes"`` (embedded, no download) or
 ``"tfds:NAME[:SPLIT]"`` (TensorFlow Datasets, e.g. ``"tfds:imagenette/160px"``).
+`parse_dataset(spec)` parses a spec once into a `DatasetSpec`;
 `load_data(spec, ...)` returns NumPy arrays for Shapes and batched, prefetched
 `tf.data` pipelines (resize, random crop and flip for training) for tfds.
+`load_detection_data(spec, ...)` feeds the detectors the embedded
+Shapes-Detect set: a `tf.data` training pipeline reshuffled every epoch, and
+NumPy test arrays, pixels scaled by `keras_aw.vocabulary.DETECTOR_INPUT_SCALE`.
 Bad specs and unknown or unusable tfds sets raise `ValueError`.
 
 Example:
@@ -14,20 +18,65 @@ Example:
 ((64, 32, 32, 3), 10)
 """
 
-import keras_aw.datasets.shapes as shapes
+from typing import NamedTuple, Optional
 
+import numpy as np
+
+import keras_aw.datasets.shapes as shapes
+from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
+
+
+class DatasetSpec(NamedTuple):
+    """A parsed data-set spec: ``"shapes"`` or ``"tfds:NAME[:SPLIT]"``.
+
+    Attributes:
+        kind: "shapes" (embedded) or "tfds" (TensorFlow Datasets).
+        name: the tfds name (None for Shapes).
+        split: the tfds split the spec names (None: the default one).
+    """
+
+    kind: str
+    name: Optional[str] = None
+    split: Optional[str] = None
+
+    def __str__(self):
+        if self.kind == "shapes":
+            return "shapes"
+        return f"tfds:{self.name}" + (f":{self.split}" if self.split else "")
 
 
 def parse_dataset(spec):
-    """``"shapes"`` -> ("shapes", None, None); ``"tfds:NAME[:SPLIT]"`` -> ("tfds", NAME, SPLIT)."""
-    spec = str(spec)
-    if spec == "shapes":
-        return "shapes", None, None
-    if spec.startswith("tfds:"):
-        parts = spec[len("tfds:"):].split(":", 1)
+    """Parses a data-set spec (a `DatasetSpec` is returned unchanged).
+
+    Args:
+        spec: ``"shapes"`` or ``"tfds:NAME[:SPLIT]"``.
+
+    Returns:
+        A `DatasetSpec`: ``"shapes"`` -> ``DatasetSpec("shapes")``;
+        ``"tfds:NAME[:SPLIT]"`` -> ``DatasetSpec("tfds", NAME, SPLIT or None)``.
+
+    Raises:
+        ValueError: any other spec.
+
+    Example:
+
+    >>> from keras_aw.datasets import parse_dataset
+    >>> parse_dataset("tfds:cifar10:test")
+    DatasetSpec(kind='tfds', name='cifar10', split='test')
+    >>> str(parse_dataset("shapes"))
+    'shapes'
+    """
+    if isinstance(spec, DatasetSpec):
+        return spec
+    text = str(spec)
+    if text == "shapes":
+        return DatasetSpec("shapes")
+    if text.startswith("tfds:"):
+        parts = text[len("tfds:"):].split(":", 1)
         if parts[0]:
-            return "tfds", parts[0], (parts[1] if len(parts) > 1 and parts[1] else None)
-    raise ValueError(f"unknown data set {spec!r}; use 'shapes' or 'tfds:NAME[:SPLIT]'")
+            return DatasetSpec("tfds", parts[0], (parts[1] if len(parts) > 1 and parts[1]
+                                                  else None))
+    raise ValueError(f"unknown data set {text!r}; use 'shapes' or 'tfds:NAME[:SPLIT]'")
 
 
 def _tfds_load(name, split, shuffle_files=False):
@@ -145,3 +194,75 @@ def _splits(name):
         return list(tfds.builder(name).info.splits.keys())
     except Exception:  # noqa: BLE001
         return []
+
+
+def load_detection_data(spec="shapes", image_size=64, batch_size=16, num_train=2000,
+                        num_test=500, seed=0, training=True, drop_remainder=False,
+                        repeat=False, shuffle_seed=None):
+    """Loads Shapes-Detect for the detectors: images scaled to [0, 1], keras-hub targets.
+
+    The training split is a `tf.data` pipeline that is reshuffled every epoch
+    (``shuffle(..., seed, reshuffle_each_iteration=True)``): keras-hub's
+    detectors ignore ``fit(shuffle=True)`` for NumPy inputs, so NumPy arrays
+    would give every epoch the same batches. The test split is NumPy arrays
+    (for `keras_aw.detection.evaluate_detector` and validation).
+
+    Args:
+        spec: "shapes" (the only detection set; see `keras_aw.datasets.coco` for COCO).
+        image_size: height and width of the images.
+        batch_size: batch size of the training pipeline.
+        num_train, num_test: the number of images (`num_train` is ignored when
+            `training` is False).
+        seed: the data set's seed (`keras_aw.datasets.shapes.load_detection_data`).
+        training: also build the training pipeline.
+        drop_remainder: drop the last partial batch (and trim the test arrays
+            to whole batches), for data-parallel training.
+        repeat: repeat the training pipeline (for a fixed ``steps_per_epoch``).
+        shuffle_seed: the seed of the training pipeline's shuffling (default `seed`).
+
+    Returns:
+        A dict: ``train`` (training only: batches of ``(images, {"boxes",
+        "labels"})``), ``test`` (``(x_test, y_test)``), ``num_classes`` and
+        ``class_names``.
+
+    Raises:
+        ValueError: `spec` is not "shapes".
+
+    Example:
+
+    >>> from keras_aw.datasets import load_detection_data
+    >>> data = load_detection_data(image_size=64, batch_size=4, num_train=8, num_test=2)
+    >>> images, targets = next(iter(data["train"]))
+    >>> tuple(images.shape), sorted(targets), float(images.numpy().max()) <= 1.0
+    ((4, 64, 64, 3), ['boxes', 'labels'], True)
+    """
+    if parse_dataset(spec).kind != "shapes":
+        raise ValueError("detectors train and evaluate on the embedded Shapes-Detect set, "
+                         f"dataset='shapes'; received dataset={str(spec)!r} (for COCO see "
+                         "keras_aw.datasets.coco)")
+    (x, y), (xt, yt) = shapes.load_detection_data(num_train if training else 0, num_test,
+                                                  image_size=image_size, seed=seed)
+    if drop_remainder:
+        keep = len(xt) // batch_size * batch_size
+        xt, yt = xt[:keep], {key: value[:keep] for key, value in yt.items()}
+    out = {"num_classes": shapes.NUM_CLASSES, "class_names": list(shapes.CLASS_NAMES),
+           "test": (xt.astype("float32") * np.float32(DETECTOR_INPUT_SCALE), yt)}
+    if training:
+        out["train"] = _detection_pipeline(x, y, batch_size, seed if shuffle_seed is None
+                                           else shuffle_seed, drop_remainder, repeat)
+    return out
+
+
+def _detection_pipeline(x, y, batch_size, seed, drop_remainder, repeat):
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y))  # uint8 images: 4x less memory
+    ds = ds.shuffle(len(x), seed=int(seed), reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+
+    def scale(image, target):
+        return tf.cast(image, tf.float32) * np.float32(DETECTOR_INPUT_SCALE), target
+
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -15,13 +15,17 @@ Example:
 >>> (x_train, y_train), (x_test, y_test) = shapes.load_data(num_train=8, num_test=4)
 >>> x_train.shape, x_train.dtype, y_train.shape, y_train.dtype
 ((8, 32, 32, 3), dtype('uint8'), (8,), dtype('uint8'))
->>> shapes.CLASS_NAMES[int(y_train[0])] in shapes.CLASS_NAMES
+>>> shapes.NUM_CLASSES, shapes.CLASS_NAMES[:3]
+(10, ('circle', 'ring', 'triangle'))
+>>> set(y_train.tolist()) | set(y_test.tolist()) <= set(range(10))
 True
 """
 
 import numpy as np
 
-from keras_aw.validation import check_positive_int
+from keras_aw._validation import check_choice, check_positive_int
+from keras_aw.utils.boxes import convert_boxes
+from keras_aw.vocabulary import BOX_FORMATS, DEFAULT_BOX_FORMAT
 
 CLASS_NAMES = (
     "circle",
@@ -262,7 +266,7 @@ def load_data(num_train=10000, num_test=2000, image_size=32, seed=0):
 
 #: Box format of `load_detection_data` unless asked otherwise: absolute pixels,
 #: (y_min, x_min, y_max, x_max), keras-hub's RetinaNet default.
-DETECTION_BOX_FORMAT = "yxyx"
+DETECTION_BOX_FORMAT = DEFAULT_BOX_FORMAT
 
 
 def _draw_objects(rng, img, num, min_size, max_size, max_iou):
@@ -404,29 +408,14 @@ def load_detection_data(num_train=2000, num_test=500, image_size=96, max_objects
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"`seed` must be a non-negative int; received seed={seed!r}")
-    formats = ("xyxy", "yxyx", "xywh", "center_xywh", "center_yxhw", "rel_xyxy", "rel_yxyx",
-               "rel_xywh", "rel_center_xywh", "rel_center_yxhw")
-    if bounding_box_format not in formats:
-        raise ValueError(
-            f"`bounding_box_format` must be one of {formats}; received "
-            f"bounding_box_format={bounding_box_format!r}"
-        )
+    check_choice("bounding_box_format", bounding_box_format, BOX_FORMATS)
     kwargs = dict(image_size=image_size, max_objects=max_objects, min_size=min_size,
                   max_size=max_size, max_overlap=max_overlap)
     splits = []
     for stream, num in ((0, num_train), (1, num_test)):
         x, y = generate_detection(num, seed=[int(seed), 2, stream], **kwargs)
         if bounding_box_format != DETECTION_BOX_FORMAT:
-            y["boxes"] = convert_boxes(y["boxes"], y["labels"], DETECTION_BOX_FORMAT,
-                                       bounding_box_format, image_size, image_size)
+            y["boxes"] = convert_boxes(y["boxes"], DETECTION_BOX_FORMAT, bounding_box_format,
+                                       image_size, image_size, labels=y["labels"])
         splits.append((x, y))
     return tuple(splits)
-
-
-def convert_boxes(boxes, labels, source, target, height, width):
-    """Converts padded boxes with `keras.utils.bounding_boxes.convert_format`, keeping -1 rows."""
-    import keras
-
-    out = keras.ops.convert_to_numpy(keras.utils.bounding_boxes.convert_format(
-        np.asarray(boxes, np.float32), source=source, target=target, height=height, width=width))
-    return np.where((np.asarray(labels) < 0)[..., None], -1.0, out).astype(np.float32)

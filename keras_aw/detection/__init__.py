@@ -4,38 +4,60 @@
   output convolutions, SE / CBAM right before them). Plain Keras.
 - `ResNetEncoder`, `MobileNetEncoder`, `FPNBackbone`: keras_aw networks as
   keras-hub image encoders, and encoder + pyramid as a RetinaNet backbone
-  (need keras-hub).
-- `FPNRetinaNet` and the registered variants (`FPNResNet101`,
+  (module `keras_aw.detection.backbone`; need keras-hub).
+- `build_retinanet` and the registered variants (`FPNResNet101`,
   `AWFPNResNet101`, ..., `AWCBAMFPNResNetSmall`): RetinaNet detectors.
 - `export_detector`: raw predictions to SavedModel / TFLite, checked for parity.
 - `profile_table2`: parameters and GFLOPs of the Table 2 backbones.
-- `coco`: COCO AP / AP50 / AP75 with pycocotools; `evaluate_detector`.
+- `coco_metrics`, `evaluate_detector`: COCO AP / AP50 / AP75 with pycocotools.
 
-keras-hub and pycocotools are the optional extra: ``pip install keras-aw[detection]``.
-Without them, ``import keras_aw.detection`` still works; the names that need
-them raise an ImportError saying how to install them.
+keras-hub and pycocotools are the optional extra: ``pip install "keras-aw[detection]"``.
+Importing this package imports neither (``import keras_aw`` imports it, so the
+registry lists the detectors); the names that need them import them when first
+used and raise an ImportError saying how to install them.
+
+Loading a saved detector works once `keras_aw` is imported: the keras-hub
+classes of `keras_aw.detection.backbone` (`ResNetEncoder`, `MobileNetEncoder`,
+`FPNBackbone`) are registered with Keras under their names by stand-ins that
+import that module (and keras-hub) when a file holding one is loaded; importing
+`keras_aw.detection.backbone` registers the classes themselves.
 """
 
-import importlib.util
+import keras
 
 from keras_aw.detection import detectors
-from keras_aw.detection.detectors import *  # noqa: F401,F403  (registers the builders)
-from keras_aw.detection.detectors import FPNRetinaNet, build_encoder
+from keras_aw.detection.detectors import *  # noqa: F401,F403  (the named detectors)
+from keras_aw.detection.detectors import build_encoder, build_retinanet
 from keras_aw.detection.export import DetectorExport, export_detector
 from keras_aw.detection.fpn import FeaturePyramid
 from keras_aw.detection.profile import format_table2_profile, profile_table2
 
 _HUB_NAMES = ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone", "resnet_pyramid_outputs",
               "mobilenet_pyramid_outputs")
-_COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections",
-               "check_targets", "to_xyxy")
+_COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections", "check_targets",
+               "to_xyxy")
 
-if importlib.util.find_spec("keras_hub") is not None:
-    # Registers the encoder/backbone classes for deserialization of saved detectors.
-    from keras_aw.detection.backbone import (  # noqa: F401
-        FPNBackbone, MobileNetEncoder, ResNetEncoder, mobilenet_pyramid_outputs,
-        resnet_pyramid_outputs,
-    )
+
+class _LoadedWithBackbone:
+    """Stands in for a class of `keras_aw.detection.backbone` in Keras's registry.
+
+    `keras.saving.load_model` finds it under the class's registered name and calls
+    `from_config`, which imports the module (keras-hub with it; importing it
+    registers the real class in this one's place) and builds the real object.
+    """
+
+    def __init__(self, name):
+        self.__name__ = name
+
+    def from_config(self, config):
+        from keras_aw.detection import backbone
+
+        return getattr(backbone, self.__name__).from_config(config)
+
+
+for _name in ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone"):
+    keras.saving.get_custom_objects().setdefault(f"keras_aw>{_name}", _LoadedWithBackbone(_name))
+del _name
 
 
 def __getattr__(name):
@@ -50,6 +72,10 @@ def __getattr__(name):
     raise AttributeError(f"module 'keras_aw.detection' has no attribute {name!r}")
 
 
-__all__ = ["FeaturePyramid", "FPNRetinaNet", "build_encoder", "detectors", "export_detector",
+__all__ = ["FeaturePyramid", "build_retinanet", "build_encoder", "export_detector",
            "DetectorExport", "profile_table2", "format_table2_profile",
-           *_HUB_NAMES, *_COCO_NAMES, *detectors.__all__]
+           *_HUB_NAMES, *_COCO_NAMES, *detectors.MODELS]
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,6 +1,6 @@
 """The optional keras-hub dependency, imported in one place with a clear error."""
 
-INSTALL_HINT = "pip install keras-aw[detection]"
+INSTALL_HINT = 'pip install "keras-aw[detection]"'
 
 
 def require_keras_hub():

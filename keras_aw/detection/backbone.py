@@ -18,7 +18,7 @@ import keras
 from keras_aw.applications import mobilenet, resnet
 from keras_aw.detection._hub import require_keras_hub
 from keras_aw.detection.fpn import FeaturePyramid
-from keras_aw.validation import standardize_data_format
+from keras_aw._validation import standardize_data_format
 
 keras_hub = require_keras_hub()
 

@@ -1,10 +1,12 @@
 """RetinaNet detectors with the paper's six FPN variants (Table 2), one generic builder.
 
-`FPNRetinaNet` builds a `keras_hub.models.RetinaNetObjectDetector` (anchors,
+`build_retinanet` builds a `keras_hub.models.RetinaNetObjectDetector` (anchors,
 label encoding, focal loss and NMS are keras-hub's) on an `FPNBackbone`: a
 plain keras_aw ResNet encoder and a `FeaturePyramid` in one of the paper's
-variants. Every named builder is one line over it, registered in
-`keras_aw.registry` with ``task="detection"``:
+variants. The named detectors are declared as data in `MODELS` (name ->
+family, variant, `build_retinanet` arguments, the paper's Table 2 row); each one
+is a written function calling `build_retinanet` with its row of the table, and
+the table is registered in `keras_aw.registry` with ``task="detection"``:
 
 ==========================  ===========  ============================================
 variant                     FPN          names (ResNet101 / ResNet50 / small ResNet)
@@ -21,14 +23,16 @@ The paper's detector is Faster R-CNN; keras-hub has none, and AW-FPN does not
 depend on the head, so RetinaNet is the vehicle here. The backbone stays plain
 (as in the paper); only the pyramid changes between variants.
 
-Importing this module does not need keras-hub (the builders register
-themselves); calling a builder does.
+Importing this module does not import keras-hub (``import keras_aw`` imports it,
+so the registry lists the detectors at once); calling a builder does, and raises
+an ImportError naming the ``[detection]`` extra when keras-hub is missing.
 """
 
+from keras_aw._validation import check_positive_int
 from keras_aw.applications import resnet
 from keras_aw.detection._hub import require_keras_hub
-from keras_aw.registry import PaperResult, register_model
-from keras_aw.validation import check_positive_int
+from keras_aw.registry import register_models, table2
+from keras_aw.vocabulary import DEFAULT_BOX_FORMAT, variant_arguments
 
 #: Encoders by name: a ResNet depth's blocks per stage, "resnet_small" (one
 #: bottleneck per stage, for demos and tests) or "mobilenet".
@@ -40,11 +44,6 @@ ENCODERS = {
     "mobilenet": None,
 }
 DEFAULT_IMAGE_SHAPE = (512, 512, 3)
-
-
-def table2(label, ap, ap50, ap75):
-    """A `PaperResult` of the paper's Table 2 (COCO val2017, ResNet101, Faster R-CNN)."""
-    return PaperResult(label, {"AP": ap, "AP50": ap50, "AP75": ap75}, table="Table 2")
 
 
 def build_encoder(encoder, image_shape, dtype=None):
@@ -64,7 +63,7 @@ def build_encoder(encoder, image_shape, dtype=None):
                          name="image_encoder")
 
 
-def FPNRetinaNet(
+def build_retinanet(
     encoder="resnet101",
     num_classes=80,
     image_shape=DEFAULT_IMAGE_SHAPE,
@@ -75,7 +74,7 @@ def FPNRetinaNet(
     max_level=7,
     filters=256,
     use_p5=False,
-    bounding_box_format="yxyx",
+    bounding_box_format=DEFAULT_BOX_FORMAT,
     anchor_size=4.0,
     head_conv_layers=4,
     confidence_threshold=0.05,
@@ -111,6 +110,10 @@ def FPNRetinaNet(
         dtype: dtype or `keras.DTypePolicy` of every layer.
         name: name of the detector.
 
+    Raises:
+        ImportError: keras-hub is missing (``pip install "keras-aw[detection]"``).
+        TypeError: a non-bool `aw`.
+
     Returns:
         A `keras_hub.models.RetinaNetObjectDetector`. Calling it returns the
         raw ``{"bbox_regression", "cls_logits"}``; `predict` returns NMS
@@ -118,10 +121,10 @@ def FPNRetinaNet(
 
     Example:
 
-    >>> from keras_aw.detection import FPNRetinaNet
-    >>> det = FPNRetinaNet("resnet_small", num_classes=3, image_shape=(64, 64, 3),
-    ...                    aw=True, attention="se", max_level=5, filters=32,
-    ...                    head_conv_layers=1)
+    >>> from keras_aw.detection import build_retinanet
+    >>> det = build_retinanet("resnet_small", num_classes=3, image_shape=(64, 64, 3),
+    ...                       aw=True, attention="se", max_level=5, filters=32,
+    ...                       head_conv_layers=1)
     >>> type(det.backbone.feature_pyramid.lateral_convs["P3"]).__name__
     'AWConv2D'
     """
@@ -154,49 +157,398 @@ def FPNRetinaNet(
     )
 
 
-# --- the six variants per depth: one line each over FPNRetinaNet --------------
+# --- the named detectors: a table of data, one written function per name ---------
 
-_VARIANTS = {  # variant -> (builder prefix, FPNRetinaNet arguments, Table 2 row)
-    "plain": ("FPN", {}, ("FPN", 37.13, 58.28, 40.29)),
-    "aw": ("AWFPN", {"aw": True}, ("AW-FPN", 37.76, 59.17, 40.91)),
-    "se": ("SEFPN", {"attention": "se"}, ("SE-FPN", 38.11, 59.41, 41.33)),
-    "aw-se": ("AWSEFPN", {"aw": True, "attention": "se"}, ("AW-SE-FPN", 38.45, 59.70, 41.86)),
-    "cbam": ("CBAMFPN", {"attention": "cbam"}, ("CBAM-FPN", 37.74, 58.84, 40.77)),
-    "aw-cbam": ("AWCBAMFPN", {"aw": True, "attention": "cbam"},
-                ("AW-CBAM-FPN", 38.19, 59.52, 41.43)),
+#: The paper's Table 2 (COCO val2017, ResNet101 backbone, Faster R-CNN), row per variant.
+TABLE2 = {
+    "plain": table2("FPN", 37.13, 58.28, 40.29),
+    "aw": table2("AW-FPN", 37.76, 59.17, 40.91),
+    "se": table2("SE-FPN", 38.11, 59.41, 41.33),
+    "aw-se": table2("AW-SE-FPN", 38.45, 59.70, 41.86),
+    "cbam": table2("CBAM-FPN", 37.74, 58.84, 40.77),
+    "aw-cbam": table2("AW-CBAM-FPN", 38.19, 59.52, 41.43),
 }
-_DEPTHS = {"resnet101": "ResNet101", "resnet50": "ResNet50", "resnet_small": "ResNetSmall"}
+
+#: The named detectors: name -> (family, variant, `build_retinanet` arguments besides
+#: the variant's, the paper's Table 2 rows). Only the ResNet101 ones are Table 2's.
+MODELS = {
+    "FPNResNet101": ("resnet101_fpn", "plain", {"encoder": "resnet101"}, [TABLE2["plain"]]),
+    "AWFPNResNet101": ("resnet101_fpn", "aw", {"encoder": "resnet101"}, [TABLE2["aw"]]),
+    "SEFPNResNet101": ("resnet101_fpn", "se", {"encoder": "resnet101"}, [TABLE2["se"]]),
+    "AWSEFPNResNet101": ("resnet101_fpn", "aw-se", {"encoder": "resnet101"}, [TABLE2["aw-se"]]),
+    "CBAMFPNResNet101": ("resnet101_fpn", "cbam", {"encoder": "resnet101"}, [TABLE2["cbam"]]),
+    "AWCBAMFPNResNet101": ("resnet101_fpn", "aw-cbam", {"encoder": "resnet101"},
+                           [TABLE2["aw-cbam"]]),
+    "FPNResNet50": ("resnet50_fpn", "plain", {"encoder": "resnet50"}, []),
+    "AWFPNResNet50": ("resnet50_fpn", "aw", {"encoder": "resnet50"}, []),
+    "SEFPNResNet50": ("resnet50_fpn", "se", {"encoder": "resnet50"}, []),
+    "AWSEFPNResNet50": ("resnet50_fpn", "aw-se", {"encoder": "resnet50"}, []),
+    "CBAMFPNResNet50": ("resnet50_fpn", "cbam", {"encoder": "resnet50"}, []),
+    "AWCBAMFPNResNet50": ("resnet50_fpn", "aw-cbam", {"encoder": "resnet50"}, []),
+    "FPNResNetSmall": ("resnet_small_fpn", "plain", {"encoder": "resnet_small"}, []),
+    "AWFPNResNetSmall": ("resnet_small_fpn", "aw", {"encoder": "resnet_small"}, []),
+    "SEFPNResNetSmall": ("resnet_small_fpn", "se", {"encoder": "resnet_small"}, []),
+    "AWSEFPNResNetSmall": ("resnet_small_fpn", "aw-se", {"encoder": "resnet_small"}, []),
+    "CBAMFPNResNetSmall": ("resnet_small_fpn", "cbam", {"encoder": "resnet_small"}, []),
+    "AWCBAMFPNResNetSmall": ("resnet_small_fpn", "aw-cbam", {"encoder": "resnet_small"}, []),
+}
 
 
-def _make(encoder, variant):
-    prefix, fixed, row = _VARIANTS[variant]
-    func_name = prefix + _DEPTHS[encoder]
-
-    def builder(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-        kwargs.setdefault("name", func_name.lower())
-        return FPNRetinaNet(encoder, num_classes, image_shape, **fixed, **kwargs)
-
-    builder.__name__ = builder.__qualname__ = func_name
-    builder.__doc__ = (
-        f"{row[0]} RetinaNet on a plain {_DEPTHS[encoder]} (Zhu et al., ICANN 2021, Table 2).\n\n"
-        f"    ``FPNRetinaNet({encoder!r}, num_classes, image_shape, "
-        + ", ".join(f"{k}={v!r}" for k, v in fixed.items())
-        + (", **kwargs)``" if fixed else "**kwargs)``")
-        + "; see `FPNRetinaNet` for the arguments (CBAM variants take ``cbam=``).\n\n"
-        "    Example:\n\n"
-        f"    >>> from keras_aw.detection import {func_name}\n"
-        f"    >>> callable({func_name})\n    True\n"
-    )
-    paper = [table2(*row)] if encoder == "resnet101" else []
-    return register_model(f"{encoder}_fpn", variant, task="detection", paper=paper)(builder)
+def _build(name, num_classes, image_shape, kwargs):
+    """Builds the named detector of `MODELS`; its name defaults to the lower-case name."""
+    _, variant, fixed, _ = MODELS[name]
+    kwargs.setdefault("name", name.lower())
+    arguments = {k: v for k, v in variant_arguments(variant).items() if v}
+    return build_retinanet(fixed["encoder"], num_classes, image_shape, **arguments, **kwargs)
 
 
-for _encoder in _DEPTHS:
-    for _variant in _VARIANTS:
-        _builder = _make(_encoder, _variant)
-        globals()[_builder.__name__] = _builder
-del _encoder, _variant, _builder
+def FPNResNet101(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with FPN on a plain ResNet101.
 
-__all__ = ["FPNRetinaNet", "build_encoder", "table2", "ENCODERS"] + [
-    prefix + depth for depth in _DEPTHS.values() for prefix, _, _ in _VARIANTS.values()
-]
+    The paper's Table 2 row "FPN". ``build_retinanet("resnet101", num_classes, image_shape,
+    **kwargs)``, named "fpnresnet101" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("FPNResNet101", num_classes, image_shape, kwargs)
+
+
+def AWFPNResNet101(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with AW-FPN on a plain ResNet101.
+
+    The paper's Table 2 row "AW-FPN". ``build_retinanet("resnet101", num_classes,
+    image_shape, aw=True, **kwargs)``, named "awfpnresnet101" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("AWFPNResNet101", num_classes, image_shape, kwargs)
+
+
+def SEFPNResNet101(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with SE-FPN on a plain ResNet101.
+
+    The paper's Table 2 row "SE-FPN". ``build_retinanet("resnet101", num_classes,
+    image_shape, attention="se", **kwargs)``, named "sefpnresnet101" unless `kwargs` names
+    it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("SEFPNResNet101", num_classes, image_shape, kwargs)
+
+
+def AWSEFPNResNet101(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with AW-SE-FPN on a plain ResNet101.
+
+    The paper's Table 2 row "AW-SE-FPN". ``build_retinanet("resnet101", num_classes,
+    image_shape, aw=True, attention="se", **kwargs)``, named "awsefpnresnet101" unless
+    `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("AWSEFPNResNet101", num_classes, image_shape, kwargs)
+
+
+def CBAMFPNResNet101(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with CBAM-FPN on a plain ResNet101.
+
+    The paper's Table 2 row "CBAM-FPN". ``build_retinanet("resnet101", num_classes,
+    image_shape, attention="cbam", **kwargs)``, named "cbamfpnresnet101" unless `kwargs`
+    names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``cbam``, ``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("CBAMFPNResNet101", num_classes, image_shape, kwargs)
+
+
+def AWCBAMFPNResNet101(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with AW-CBAM-FPN on a plain ResNet101.
+
+    The paper's Table 2 row "AW-CBAM-FPN". ``build_retinanet("resnet101", num_classes,
+    image_shape, aw=True, attention="cbam", **kwargs)``, named "awcbamfpnresnet101" unless
+    `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``cbam``, ``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("AWCBAMFPNResNet101", num_classes, image_shape, kwargs)
+
+
+def FPNResNet50(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with FPN on a plain ResNet50.
+
+    The FPN of the paper's Table 2 on another encoder; the paper reports no row for it.
+    ``build_retinanet("resnet50", num_classes, image_shape, **kwargs)``, named
+    "fpnresnet50" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("FPNResNet50", num_classes, image_shape, kwargs)
+
+
+def AWFPNResNet50(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with AW-FPN on a plain ResNet50.
+
+    The AW-FPN of the paper's Table 2 on another encoder; the paper reports no row for it.
+    ``build_retinanet("resnet50", num_classes, image_shape, aw=True, **kwargs)``, named
+    "awfpnresnet50" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("AWFPNResNet50", num_classes, image_shape, kwargs)
+
+
+def SEFPNResNet50(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with SE-FPN on a plain ResNet50.
+
+    The SE-FPN of the paper's Table 2 on another encoder; the paper reports no row for it.
+    ``build_retinanet("resnet50", num_classes, image_shape, attention="se", **kwargs)``,
+    named "sefpnresnet50" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("SEFPNResNet50", num_classes, image_shape, kwargs)
+
+
+def AWSEFPNResNet50(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with AW-SE-FPN on a plain ResNet50.
+
+    The AW-SE-FPN of the paper's Table 2 on another encoder; the paper reports no row for
+    it. ``build_retinanet("resnet50", num_classes, image_shape, aw=True, attention="se",
+    **kwargs)``, named "awsefpnresnet50" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("AWSEFPNResNet50", num_classes, image_shape, kwargs)
+
+
+def CBAMFPNResNet50(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with CBAM-FPN on a plain ResNet50.
+
+    The CBAM-FPN of the paper's Table 2 on another encoder; the paper reports no row for
+    it. ``build_retinanet("resnet50", num_classes, image_shape, attention="cbam",
+    **kwargs)``, named "cbamfpnresnet50" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``cbam``, ``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("CBAMFPNResNet50", num_classes, image_shape, kwargs)
+
+
+def AWCBAMFPNResNet50(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with AW-CBAM-FPN on a plain ResNet50.
+
+    The AW-CBAM-FPN of the paper's Table 2 on another encoder; the paper reports no row for
+    it. ``build_retinanet("resnet50", num_classes, image_shape, aw=True, attention="cbam",
+    **kwargs)``, named "awcbamfpnresnet50" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``cbam``, ``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("AWCBAMFPNResNet50", num_classes, image_shape, kwargs)
+
+
+def FPNResNetSmall(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with FPN on a plain small ResNet (one bottleneck per stage).
+
+    The FPN of the paper's Table 2 on another encoder; the paper reports no row for it.
+    ``build_retinanet("resnet_small", num_classes, image_shape, **kwargs)``, named
+    "fpnresnetsmall" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("FPNResNetSmall", num_classes, image_shape, kwargs)
+
+
+def AWFPNResNetSmall(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with AW-FPN on a plain small ResNet (one bottleneck per stage).
+
+    The AW-FPN of the paper's Table 2 on another encoder; the paper reports no row for it.
+    ``build_retinanet("resnet_small", num_classes, image_shape, aw=True, **kwargs)``, named
+    "awfpnresnetsmall" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("AWFPNResNetSmall", num_classes, image_shape, kwargs)
+
+
+def SEFPNResNetSmall(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with SE-FPN on a plain small ResNet (one bottleneck per stage).
+
+    The SE-FPN of the paper's Table 2 on another encoder; the paper reports no row for it.
+    ``build_retinanet("resnet_small", num_classes, image_shape, attention="se",
+    **kwargs)``, named "sefpnresnetsmall" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("SEFPNResNetSmall", num_classes, image_shape, kwargs)
+
+
+def AWSEFPNResNetSmall(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with AW-SE-FPN on a plain small ResNet (one bottleneck per stage).
+
+    The AW-SE-FPN of the paper's Table 2 on another encoder; the paper reports no row for
+    it. ``build_retinanet("resnet_small", num_classes, image_shape, aw=True,
+    attention="se", **kwargs)``, named "awsefpnresnetsmall" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("AWSEFPNResNetSmall", num_classes, image_shape, kwargs)
+
+
+def CBAMFPNResNetSmall(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with CBAM-FPN on a plain small ResNet (one bottleneck per stage).
+
+    The CBAM-FPN of the paper's Table 2 on another encoder; the paper reports no row for
+    it. ``build_retinanet("resnet_small", num_classes, image_shape, attention="cbam",
+    **kwargs)``, named "cbamfpnresnetsmall" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``cbam``, ``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("CBAMFPNResNetSmall", num_classes, image_shape, kwargs)
+
+
+def AWCBAMFPNResNetSmall(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+    """A RetinaNet with AW-CBAM-FPN on a plain small ResNet (one bottleneck per stage).
+
+    The AW-CBAM-FPN of the paper's Table 2 on another encoder; the paper reports no row for
+    it. ``build_retinanet("resnet_small", num_classes, image_shape, aw=True,
+    attention="cbam", **kwargs)``, named "awcbamfpnresnetsmall" unless `kwargs` names it.
+
+    Args:
+        num_classes: number of object classes.
+        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
+        **kwargs: further `build_retinanet` arguments (``cbam``, ``filters``,
+            ``max_level``, ``bounding_box_format``, ...).
+
+    Returns:
+        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
+    """
+    return _build("AWCBAMFPNResNetSmall", num_classes, image_shape, kwargs)
+
+
+register_models(MODELS, build_retinanet, [
+    FPNResNet101, AWFPNResNet101, SEFPNResNet101,
+    AWSEFPNResNet101, CBAMFPNResNet101, AWCBAMFPNResNet101,
+    FPNResNet50, AWFPNResNet50, SEFPNResNet50,
+    AWSEFPNResNet50, CBAMFPNResNet50, AWCBAMFPNResNet50,
+    FPNResNetSmall, AWFPNResNetSmall, SEFPNResNetSmall,
+    AWSEFPNResNetSmall, CBAMFPNResNetSmall, AWCBAMFPNResNetSmall,
+], task="detection")
+
+__all__ = ["build_retinanet", "build_encoder", "ENCODERS", "MODELS", "TABLE2", *MODELS]

@@ -5,7 +5,7 @@
 - `evaluate_detector`: predicts with a keras-hub detector, then `coco_metrics`.
 - `predict_detections`: NMS detections of a detector as NumPy arrays.
 
-Drawing detections is `keras_aw.plots.plot_detections`.
+Drawing detections is `keras_aw_tools.plots.plot_detections` (the tooling).
 
 Values are COCOeval's fractions in [0, 1] (the paper prints them x100).
 Targets use keras-hub's padded format: ``boxes`` (N, M, 4), ``labels`` (N, M),
@@ -18,41 +18,22 @@ import io
 import keras
 import numpy as np
 
+from keras_aw._validation import check_choice
 from keras_aw.detection._hub import require_pycocotools
-
-BOX_FORMATS = ("xyxy", "yxyx", "xywh", "center_xywh", "center_yxhw", "rel_xyxy", "rel_yxyx",
-               "rel_xywh", "rel_center_xywh", "rel_center_yxhw")
-
+from keras_aw.utils.boxes import convert_boxes
+from keras_aw.vocabulary import BOX_FORMATS, DEFAULT_BOX_FORMAT
 
 def _check_format(bounding_box_format):
-    if bounding_box_format not in BOX_FORMATS:
-        raise ValueError(
-            f"`bounding_box_format` must be one of {BOX_FORMATS}; received "
-            f"bounding_box_format={bounding_box_format!r}"
-        )
+    check_choice("bounding_box_format", bounding_box_format, BOX_FORMATS)
 
 
 def to_xyxy(boxes, bounding_box_format, height, width):
-    """Absolute (x_min, y_min, x_max, y_max) boxes from any keras bounding-box format."""
+    """Absolute (x_min, y_min, x_max, y_max) boxes from any keras bounding-box format.
+
+    `keras_aw.utils.boxes.convert_boxes` (Keras's converter) with target "xyxy".
+    """
     _check_format(bounding_box_format)
-    boxes = np.asarray(boxes, np.float64)
-    if bounding_box_format.startswith("rel_"):
-        bounding_box_format = bounding_box_format[4:]
-        y_first = bounding_box_format in ("yxyx", "center_yxhw")
-        boxes = boxes * np.array([height, width, height, width] if y_first else
-                                 [width, height, width, height], np.float64)
-    a, b, c, d = np.moveaxis(boxes, -1, 0)
-    if bounding_box_format == "xyxy":
-        x0, y0, x1, y1 = a, b, c, d
-    elif bounding_box_format == "yxyx":
-        y0, x0, y1, x1 = a, b, c, d
-    elif bounding_box_format == "xywh":
-        x0, y0, x1, y1 = a, b, a + c, b + d
-    elif bounding_box_format == "center_xywh":
-        x0, y0, x1, y1 = a - c / 2, b - d / 2, a + c / 2, b + d / 2
-    else:  # center_yxhw
-        y0, x0, y1, x1 = a - c / 2, b - d / 2, a + c / 2, b + d / 2
-    return np.stack([x0, y0, x1, y1], -1)
+    return convert_boxes(boxes, bounding_box_format, "xyxy", height, width).astype(np.float64)
 
 
 def check_targets(boxes, labels, bounding_box_format, height, width, num_classes=None,
@@ -98,7 +79,7 @@ def check_targets(boxes, labels, bounding_box_format, height, width, num_classes
 
 
 def coco_metrics(gt_boxes, gt_labels, pred_boxes, pred_labels, pred_scores, image_shape,
-                 bounding_box_format="yxyx", num_classes=None):
+                 bounding_box_format=DEFAULT_BOX_FORMAT, num_classes=None):
     """COCO AP, AP50 and AP75 of detections, by pycocotools' COCOeval.
 
     Args:
@@ -214,7 +195,7 @@ def evaluate_detector(model, images, boxes, labels, batch_size=16, bounding_box_
     """COCO AP / AP50 / AP75 of a keras-hub detector on images with padded ground truth.
 
     Args:
-        model: a `keras_hub.models.RetinaNetObjectDetector` (e.g. from `FPNRetinaNet`).
+        model: a `keras_hub.models.RetinaNetObjectDetector` (e.g. from `build_retinanet`).
         images: (N, H, W, 3) images, as the model was trained on.
         boxes: (N, M, 4) ground-truth boxes, -1 padded.
         labels: (N, M) class ids, -1 padded.

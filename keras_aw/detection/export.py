@@ -22,9 +22,9 @@ Example:
 
 >>> import os, tempfile
 >>> import keras
->>> from keras_aw.detection import FPNRetinaNet, MobileNetEncoder, export_detector
->>> det = FPNRetinaNet(MobileNetEncoder(alpha=0.25, image_shape=(64, 64, 3)), 3,
-...                    image_shape=(64, 64, 3), max_level=5, filters=8, head_conv_layers=1)
+>>> from keras_aw.detection import build_retinanet, MobileNetEncoder, export_detector
+>>> det = build_retinanet(MobileNetEncoder(alpha=0.25, image_shape=(64, 64, 3)), 3,
+...                       image_shape=(64, 64, 3), max_level=5, filters=8, head_conv_layers=1)
 >>> if keras.backend.backend() == "tensorflow":  # doctest: +SKIP
 ...     result = export_detector(det, os.path.join(tempfile.mkdtemp(), "det"))
 ...     assert result.max_rel_diff < 1e-4
@@ -36,10 +36,10 @@ from typing import Callable, NamedTuple
 import keras
 import numpy as np
 
+from keras_aw.vocabulary import PARITY_TOLERANCE
+
 FORMATS = ("savedmodel", "tflite")
 OUTPUTS = ("bbox_regression", "cls_logits")
-#: Bound of max |exported - Keras| / max |Keras| per output.
-PARITY_TOLERANCE = 1e-4
 
 
 class DetectorExport(NamedTuple):
@@ -63,7 +63,7 @@ class DetectorExport(NamedTuple):
 def _check(model, path, format, tolerance):
     if not hasattr(model, "bounding_box_format") or not isinstance(model, keras.Model):
         raise TypeError(
-            "`model` must be a keras-hub RetinaNetObjectDetector (e.g. from FPNRetinaNet); "
+            "`model` must be a keras-hub RetinaNetObjectDetector (e.g. from build_retinanet); "
             f"received model={model!r}"
         )
     if format not in FORMATS:
@@ -111,7 +111,7 @@ def export_detector(model, path, format="savedmodel", check=True, tolerance=PARI
     """Writes a detector's raw predictions (before NMS) as a SavedModel or a TFLite model.
 
     Args:
-        model: a keras-hub `RetinaNetObjectDetector` (e.g. from `FPNRetinaNet`).
+        model: a keras-hub `RetinaNetObjectDetector` (e.g. from `build_retinanet`).
         path: the SavedModel directory, or the .tflite file.
         format: "savedmodel" or "tflite" (builtin ops only).
         check: run the artifact in its runtime (``tf.saved_model`` / the TFLite

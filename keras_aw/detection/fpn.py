@@ -8,7 +8,8 @@ changes:
 - ``aw=True``: every lateral (1x1) and output (3x3) convolution is an
   `AWConv2D` (the residual form ``K + A * K``, attention reduction 16);
 - ``attention="se"`` / ``"cbam"``: a `SqueezeExcite` / `CBAM` module right
-  before each lateral and each output convolution.
+  before each lateral and each output convolution (reduction 16), made by the
+  builders' attention factory (`keras_aw.applications.builder_utils`).
 
 The extra levels above the backbone (P6, P7 for RetinaNet) are made as
 keras-hub's RetinaNet makes them: a plain stride-2 3x3 convolution from P5 (or
@@ -22,11 +23,10 @@ identical outside the convolutions the paper changes.
 import keras
 from keras import layers
 
-from keras_aw.layers import CBAM, AWConv2D, SqueezeExcite
-from keras_aw.layers.cbam import MODES as CBAM_MODES
-from keras_aw.validation import check_choice, check_positive_int, standardize_data_format
-
-ATTENTIONS = (None, "se", "cbam")
+from keras_aw._validation import check_choice, check_positive_int, standardize_data_format
+from keras_aw.applications.builder_utils import attention_factory
+from keras_aw.layers import AWConv2D
+from keras_aw.vocabulary import ATTENTIONS, CBAM_MODES
 
 
 def _level(name):
@@ -68,15 +68,23 @@ class FeaturePyramid(layers.Layer):
             lateral and output convolution.
         cbam: "full", "maxpool" or "spatial", the CBAM form (with
             ``attention="cbam"``).
-        attention_reduction: int, reduction ratio of the AW branch and of the
-            SE/CBAM MLPs. Defaults to 16.
+        attention_reduction: int, reduction ratio of the AW branch of every
+            `AWConv2D` (its own ``attention_reduction``). Defaults to 16.
         use_p5: bool, keras-hub's flag: True makes the first extra level from
             the backbone's top input (C5), False (default) from the FPN's P5.
         kernel_initializer: initializer of every convolution kernel
             (keras-hub's FPN default "VarianceScaling").
         bias_initializer: initializer of every convolution bias.
         data_format: "channels_last", "channels_first" or None (Keras config).
+        reduction: int, reduction ratio of the SE / CBAM MLPs (their own
+            ``reduction``). Defaults to 16. A layer saved by keras_aw 0.2.0,
+            whose `attention_reduction` set both ratios, loads with
+            ``reduction=attention_reduction``.
         **kwargs: base layer arguments (`name`, `dtype`, `trainable`, ...).
+
+    Raises:
+        TypeError: a non-bool `aw` or `use_p5`, a non-int level, width or ratio.
+        ValueError: a value out of range or an unknown `attention` / `cbam`.
 
     Example:
 
@@ -104,6 +112,7 @@ class FeaturePyramid(layers.Layer):
         kernel_initializer="VarianceScaling",
         bias_initializer="zeros",
         data_format=None,
+        reduction=16,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -123,6 +132,7 @@ class FeaturePyramid(layers.Layer):
         self.attention = check_choice("attention", attention, ATTENTIONS)
         self.cbam = check_choice("cbam", cbam, CBAM_MODES)
         self.attention_reduction = check_positive_int("attention_reduction", attention_reduction)
+        self.reduction = check_positive_int("reduction", reduction)
         if not isinstance(use_p5, bool):
             raise TypeError(f"`use_p5` must be a bool; received use_p5={use_p5!r}")
         self.use_p5 = use_p5
@@ -161,11 +171,9 @@ class FeaturePyramid(layers.Layer):
         return cls(**kwargs)
 
     def _attention_layer(self, name):
-        common = dict(reduction=self.attention_reduction, data_format=self.data_format,
-                      dtype=self.dtype_policy)
-        if self.attention == "se":
-            return SqueezeExcite(name=name.replace("{}", "se"), **common)
-        return CBAM(mode=self.cbam, name=name.replace("{}", "cbam"), **common)
+        make = attention_factory(self.attention, self.cbam, self.data_format, self.dtype_policy,
+                                 reduction=self.reduction)
+        return make(name)
 
     def _with_channels(self, shape, channels):
         shape = list(shape)
@@ -270,9 +278,18 @@ class FeaturePyramid(layers.Layer):
             attention=self.attention,
             cbam=self.cbam,
             attention_reduction=self.attention_reduction,
+            reduction=self.reduction,
             use_p5=self.use_p5,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             bias_initializer=keras.initializers.serialize(self.bias_initializer),
             data_format=self.data_format,
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # keras_aw 0.2.0 had no `reduction`: its `attention_reduction` set the SE / CBAM
+        # ratio too, so a 0.2.0 config loads with reduction = attention_reduction.
+        config = dict(config)
+        config.setdefault("reduction", config.get("attention_reduction", 16))
+        return super().from_config(config)

@@ -9,12 +9,9 @@ are the same for every variant and are not part of the paper's comparison.
 
 import keras
 
+from keras_aw._validation import check_positive_int
 from keras_aw.utils import profile
-from keras_aw.validation import check_positive_int
-
-#: Table 2's rows in the paper's order: (row label, registered variant).
-TABLE2_ROWS = (("FPN", "plain"), ("AW-FPN", "aw"), ("SE-FPN", "se"), ("AW-SE-FPN", "aw-se"),
-               ("CBAM-FPN", "cbam"), ("AW-CBAM-FPN", "aw-cbam"))
+from keras_aw.vocabulary import VARIANTS, variant_arguments, variant_label
 
 
 def _pyramid_gflops(fpn, feature_shapes):
@@ -64,7 +61,7 @@ def profile_table2(image_size=512, encoder="resnet101", max_level=7):
     >>> [r["variant"] for r in rows][:2]  # doctest: +SKIP
     ['FPN', 'AW-FPN']
     """
-    from keras_aw.detection.detectors import FPNRetinaNet, build_encoder
+    from keras_aw.detection.detectors import build_encoder, build_retinanet
 
     check_positive_int("image_size", image_size)
     if image_size % 2 ** max_level:
@@ -76,10 +73,9 @@ def profile_table2(image_size=512, encoder="resnet101", max_level=7):
     encoder_model = build_encoder(encoder, shape)
     encoder_profile = profile(encoder_model)
     rows = []
-    for label, variant in TABLE2_ROWS:
-        fixed = {"aw": "aw" in variant.split("-"),
-                 "attention": {"se": "se", "cbam": "cbam"}.get(variant.split("-")[-1])}
-        det = FPNRetinaNet(encoder, 80, shape, max_level=max_level, **fixed)
+    for variant in VARIANTS:  # Table 2's rows in the paper's order
+        det = build_retinanet(encoder, 80, shape, max_level=max_level,
+                              **variant_arguments(variant))
         backbone = det.backbone
         fpn = backbone.feature_pyramid
         feats = {k: tuple(v.shape[1:]) for k, v in
@@ -87,7 +83,7 @@ def profile_table2(image_size=512, encoder="resnet101", max_level=7):
                  if fpn.min_level <= int(k[1:]) <= min(5, max_level)}
         fpn_params = sum(int(keras.ops.size(w)) for w in fpn.trainable_weights)
         fpn_gflops = _pyramid_gflops(fpn, feats)
-        rows.append({"variant": label,
+        rows.append({"variant": variant_label(variant, "FPN"),
                      "params": encoder_profile.trainable_params + fpn_params,
                      "gflops": encoder_profile.gflops + fpn_gflops,
                      "fpn_params": fpn_params, "fpn_gflops": fpn_gflops})

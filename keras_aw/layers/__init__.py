@@ -5,3 +5,7 @@ from keras_aw.layers.cbam import CBAM
 from keras_aw.layers.squeeze_excite import SqueezeExcite
 
 __all__ = ["AWConv2D", "CBAM", "SqueezeExcite"]
+
+
+def __dir__():
+    return sorted(__all__)

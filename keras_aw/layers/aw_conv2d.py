@@ -5,7 +5,7 @@ from keras import layers, ops
 
 from keras_aw.ops.adaptive_pool import adaptive_average_pool2d
 from keras_aw.ops.per_sample_conv import per_sample_conv2d
-from keras_aw.validation import check_positive_int
+from keras_aw._validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_aw")

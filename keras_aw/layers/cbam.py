@@ -3,10 +3,9 @@
 import keras
 from keras import layers, ops
 
+from keras_aw._validation import check_choice, check_positive_int, standardize_data_format
 from keras_aw.layers.squeeze_excite import channel_count
-from keras_aw.validation import check_choice, check_positive_int, standardize_data_format
-
-MODES = ("full", "maxpool", "spatial")
+from keras_aw.vocabulary import CBAM_MODES
 
 
 @keras.saving.register_keras_serializable(package="keras_aw")
@@ -39,7 +38,7 @@ class CBAM(layers.Layer):
     def __init__(self, mode="full", reduction=16, spatial_kernel_size=7,
                  data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.mode = check_choice("mode", mode, MODES)
+        self.mode = check_choice("mode", mode, CBAM_MODES)
         self.reduction = check_positive_int("reduction", reduction)
         self.spatial_kernel_size = check_positive_int("spatial_kernel_size", spatial_kernel_size)
         self.data_format = standardize_data_format(data_format)

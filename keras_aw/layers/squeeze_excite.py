@@ -3,7 +3,7 @@
 import keras
 from keras import layers, ops
 
-from keras_aw.validation import check_positive_int, standardize_data_format
+from keras_aw._validation import check_positive_int, standardize_data_format
 
 
 @keras.saving.register_keras_serializable(package="keras_aw")

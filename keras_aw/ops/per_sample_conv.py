@@ -226,8 +226,12 @@ def per_sample_conv2d(
     >>> x = np.ones((2, 5, 5, 3), "float32")
     >>> k = np.ones((3, 3, 3, 4), "float32")
     >>> m = np.ones((2, 3, 3, 1, 4), "float32")
-    >>> tuple(per_sample_conv2d(x, k, m, padding="same").shape)
+    >>> m[1] = 2.0  # sample 1 is convolved with 2 * k
+    >>> y = np.asarray(per_sample_conv2d(x, k, m, padding="same"))
+    >>> y.shape
     (2, 5, 5, 4)
+    >>> y[:, 2, 2, 0].tolist(), y[:, 0, 0, 0].tolist()  # centre: 3*3*3 ones; corner: 2*2*3
+    ([27.0, 54.0], [12.0, 24.0])
     """
     if path not in PATHS:
         raise ValueError(f"`path` must be one of {PATHS}; received path={path!r}")

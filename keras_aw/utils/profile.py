@@ -30,7 +30,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from keras_aw.graph import as_functional, call_nodes
+from keras_aw._graph import as_functional, call_nodes
 from keras_aw.layers import CBAM, AWConv2D, SqueezeExcite
 
 

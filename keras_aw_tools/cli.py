@@ -5,6 +5,11 @@ backend is chosen as usual with ``KERAS_BACKEND`` (tensorflow, jax or torch).
 Errors in the input (unknown model or data set, missing file, wrong image
 size, unwritable output) are printed as one line and give exit status 2;
 set ``KERAS_AW_DEBUG=1`` to see the traceback of an unexpected error.
+
+This module imports only the standard library: ``keras-aw --help`` and the
+argument errors answer without starting Keras or a backend, and each command
+imports what it uses when it runs (keras-hub only for a detector). Run it as
+``keras-aw`` (the console script) or ``python -m keras_aw_tools.cli``.
 """
 
 import argparse
@@ -12,22 +17,12 @@ import os
 import sys
 import time
 
-import keras
-import numpy as np
-
-from keras_aw import deploy, detection, devices, plots, registry, runs, training
-from keras_aw.datasets import shapes
-from keras_aw.utils import profile
-from keras_aw.version import __version__
-
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (plus the usage line)."""
-
+#: The formats of `keras_aw.export` (`keras_aw.deploy.FORMATS`; a test checks they agree),
+#: spelled out here so that the parser needs no Keras.
+EXPORT_FORMATS = ("keras", "savedmodel", "tflite", "onnx")
 
 def _positive_int(text):
     try:
@@ -50,14 +45,15 @@ def _positive_float(text):
 
 
 def build_parser():
-    parser = _Parser(
+    """The `keras-aw` argument parser (standard library only)."""
+    parser = argparse.ArgumentParser(
         prog="keras-aw",
         description="AW-convolution attention (Zhu et al., ICANN 2021) for Keras 3: profile "
         "the paper's networks, train and evaluate models, export them, draw their attention.",
         epilog="The Keras backend comes from KERAS_BACKEND (tensorflow, jax or torch).",
     )
     parser.add_argument("--version", action="store_true", help="print versions and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
         "profile", help="trainable parameters and GFLOPs of the networks, beside the paper's",
@@ -147,7 +143,7 @@ def build_parser():
         "PyTorch, SavedModel on PyTorch) is exported by a TensorFlow-backend subprocess. A "
         "detector exports its raw predictions (before NMS) to savedmodel or tflite.")
     p.add_argument("model", metavar="MODEL.keras")
-    p.add_argument("--format", required=True, choices=deploy.FORMATS)
+    p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     p.add_argument("--output", required=True, help="path to write (directory for savedmodel)")
     p.add_argument("--batch-size", type=_positive_int, default=None,
                    help="fix the batch size (default: dynamic)")
@@ -185,9 +181,11 @@ def build_parser():
 
 def _profile_rows(models):
     """The specs to profile: Table 1's rows then every other builder, or the named ones."""
+    from keras_aw import registry
+
     if models.strip().lower() == "all":
         rows = [spec for spec, _, _ in registry.paper_rows()]
-        covered = {spec.split(":")[0] for spec in rows}
+        covered = {registry.parse_spec(spec).name for spec in rows}
         return rows + [n for n in registry.list_models(task="classification")
                        if n not in covered and registry.model_info(n).family != "small_cnn"]
     rows = [registry.canonical_spec(m.strip()) for m in models.split(",") if m.strip()]
@@ -198,8 +196,10 @@ def _profile_rows(models):
 
 def _paper_row(spec):
     """The Table 1 row of a spec (a CBAM builder without a form is the default, "full")."""
-    name, kwargs = registry.parse_spec(spec)
-    info = registry.model_info(name)
+    from keras_aw import registry
+
+    spec = registry.parse_spec(spec)
+    info, kwargs = spec.info, spec.kwargs
     if info.takes_cbam and not kwargs:
         kwargs = {"cbam": "full"}
     for row in info.paper:
@@ -213,6 +213,8 @@ def _gflops(value):
 
 
 def _profile_table2(args):
+    from keras_aw import detection, registry
+
     size = args.input_size or 512
     print(f"Table 2 backbones (ResNet101 encoder + FPN P3-P7, RetinaNet heads excluded), "
           f"input {size}x{size}; paper AP columns: COCO val2017, Faster R-CNN")
@@ -233,6 +235,11 @@ def _profile_table2(args):
 def cmd_profile(args):
     if args.table == 2:
         return _profile_table2(args)
+    import keras
+
+    from keras_aw import registry
+    from keras_aw.utils import profile
+
     args.input_size = args.input_size or 224
     rows = _profile_rows(args.models)
     header = (f"{'model':<26} {'params (M)':>10} {'GFLOPs':>8}   {'paper params':>12} "
@@ -261,10 +268,14 @@ def cmd_profile(args):
 
 
 def cmd_train(args):
+    from keras_aw import devices
+
     if args.distribute or args.cpu_devices:
         devices.check_distribution_backend()
     if args.cpu_devices:
         devices.configure_cpu_devices(args.cpu_devices)
+    from keras_aw_tools import training
+
     start = time.time()
     result = training.train(
         model=args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
@@ -283,6 +294,8 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
+    from keras_aw_tools import training
+
     result = training.evaluate(args.model, dataset=args.dataset, batch_size=args.batch_size,
                                num_test=args.num_test, seed=args.seed, verbose=args.verbose)
     for key, value in result.items():  # loss/accuracy, or COCO AP/AP50/AP75
@@ -291,7 +304,12 @@ def cmd_evaluate(args):
 
 
 def cmd_export(args):
-    model = runs.load_model_file(args.model)
+    import keras
+
+    from keras_aw import deploy
+    from keras_aw.utils.files import load_model_file
+
+    model = load_model_file(args.model)
     result = deploy.export(model, args.output, format=args.format, batch_size=args.batch_size)
     batch = "dynamic batch" if result.batch_size is None else f"batch {result.batch_size}"
     if deploy.is_detector(model):
@@ -307,6 +325,8 @@ def cmd_export(args):
 
 def _shapes_sample(model, index, seed, class_names):
     """(image, label, class names, description) of a Shapes test image at the model's size."""
+    from keras_aw.datasets import shapes
+
     _, height, width, _ = model.inputs[0].shape
     if height is None or width is None or height != width:
         raise ValueError("the model has no fixed square input size; give an image file")
@@ -320,6 +340,9 @@ def _shapes_sample(model, index, seed, class_names):
 
 def _image_file(model, path, resize):
     """An image file as a float32 array at the model's input size."""
+    import keras
+    import numpy as np
+
     _, height, width, _ = model.inputs[0].shape
     try:
         img = keras.utils.load_img(path, color_mode="rgb")
@@ -335,7 +358,9 @@ def _image_file(model, path, resize):
 
 
 def cmd_visualize(args):
-    runs.ensure_writable_file(args.output)
+    from keras_aw.utils.files import ensure_writable_file
+
+    ensure_writable_file(args.output)
     if not args.output.lower().endswith(".png"):
         raise ValueError(f"--output must be a .png file, got {args.output!r}")
     if args.image is not None and not os.path.isfile(args.image):
@@ -344,9 +369,14 @@ def cmd_visualize(args):
         import matplotlib  # noqa: F401 - an optional dependency: say so before any work
     except ImportError as e:
         raise ValueError("visualize needs matplotlib: pip install matplotlib") from e
-    model = runs.load_model_file(args.model)
-    class_names = runs.read_state_near(args.model).get("class_names") or None
-    if training.is_detector(model):
+    from keras_aw.deploy import is_detector
+    from keras_aw.utils.files import load_model_file
+    from keras_aw_tools import plots
+    from keras_aw_tools.runs import read_state_near
+
+    model = load_model_file(args.model)
+    class_names = read_state_near(args.model).get("class_names") or None
+    if is_detector(model):
         return _visualize_detections(model, args, class_names)
     label = None
     if args.image is None:
@@ -366,13 +396,19 @@ def cmd_visualize(args):
 
 def _visualize_detections(model, args, class_names):
     """Draws a detector's boxes, class names and scores on one image."""
+    from keras_aw import detection
+    from keras_aw.datasets import load_detection_data, shapes
+    from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
+    from keras_aw_tools import plots
+
     size = model.inputs[0].shape[1]
     if args.image is None:
-        _, (xt, _) = training.load_detection_data("shapes", size, 1, args.index + 1, args.seed)
+        xt, _ = load_detection_data("shapes", size, num_test=args.index + 1, seed=args.seed,
+                                    training=False)["test"]
         image = xt[args.index]
     else:
         image, _ = _image_file(model, args.image, args.resize)
-        image = image * training.DETECTOR_INPUT_SCALE
+        image = image * DETECTOR_INPUT_SCALE
     found = detection.predict_detections(model, image[None])
     count = int(found["num_detections"][0])
     plots.plot_detections(image, found["boxes"][0][:count], found["labels"][0][:count],
@@ -384,6 +420,10 @@ def _visualize_detections(model, args, class_names):
 
 
 def _versions():
+    import keras
+
+    from keras_aw.version import __version__
+
     return f"keras-aw {__version__}, keras {keras.__version__}, backend {keras.backend.backend()}"
 
 
@@ -425,7 +465,8 @@ def main(argv=None):
     except Exception as e:  # noqa: BLE001 - one line unless debugging
         if os.environ.get("KERAS_AW_DEBUG"):
             raise
-        if isinstance(e, deploy.ParityError):
+        deploy = sys.modules.get("keras_aw.deploy")  # a ParityError comes from there only
+        if deploy is not None and isinstance(e, deploy.ParityError):
             status, text = EXIT_FAILED, _one_line(e)
         elif isinstance(e, (ValueError, TypeError, OSError, ImportError)):
             status, text = EXIT_USAGE, _one_line(e)

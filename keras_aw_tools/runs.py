@@ -9,14 +9,15 @@ A run directory holds, after every epoch:
 - ``training_curve.png``: the history drawn (when matplotlib is installed);
 
 and ``model.keras`` at the end. Every file is replaced atomically (written
-beside, then renamed). `RunDirectory` reads and writes them; `RunRecorder` is
-the Keras callback that does it after each epoch; `load_model_file` loads a
-``.keras`` file with a clear error. Problems with paths raise `ValueError`.
+beside, then renamed, by `keras_aw.utils.files`). `RunDirectory` reads and
+writes them; `RunRecorder` is the Keras callback that does it after each epoch;
+`load_checkpoint` loads a checkpoint with its optimizer state. Problems with
+paths raise `ValueError`.
 
 Example:
 
 >>> import tempfile
->>> from keras_aw.runs import RunDirectory
+>>> from keras_aw_tools.runs import RunDirectory
 >>> run = RunDirectory(tempfile.mkdtemp())
 >>> run.load_state() is None  # a new run
 True
@@ -26,7 +27,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 import time
 import warnings
 import zipfile
@@ -34,48 +34,15 @@ import zipfile
 import h5py
 import keras
 
-import keras_aw.plots as plots
+from keras_aw.utils.files import (atomic_save_model, atomic_write_text, ensure_writable_dir,
+                                  load_model_file)
+from keras_aw_tools import plots
 
 CHECKPOINT_FILE = "checkpoint.keras"
 STATE_FILE = "state.json"
 HISTORY_FILE = "history.csv"
 CURVE_FILE = "training_curve.png"
 MODEL_FILE = "model.keras"
-
-
-def ensure_writable_dir(path):
-    """Creates directory `path` if needed and checks that files can be written in it."""
-    path = os.fspath(path)
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write_test_"):
-            pass
-    except OSError as e:
-        raise ValueError(f"directory {path!r} is not writable: {e.strerror or e}") from e
-    return path
-
-
-def ensure_writable_file(path):
-    """Checks that file `path` can be written (its directory exists or is created)."""
-    parent = os.path.dirname(os.path.abspath(os.fspath(path)))
-    ensure_writable_dir(parent)
-    if os.path.isdir(path):
-        raise ValueError(f"{os.fspath(path)!r} is a directory; give a file name")
-    return path
-
-
-def load_model_file(path):
-    """Loads a `.keras` file, raising `ValueError` for a missing or unreadable one."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ValueError(f"no such file: {path!r}")
-    if os.path.isdir(path) or not path.endswith(".keras"):
-        raise ValueError(f"{path!r} is not a .keras model file")
-    try:
-        return keras.saving.load_model(path)
-    except Exception as e:  # noqa: BLE001 - Keras raises many types; report one line
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"cannot load model {path!r}: {message}") from e
 
 
 def load_checkpoint(path):
@@ -103,21 +70,6 @@ def load_checkpoint(path):
                                  f"{len(optimizer.variables)}")
             optimizer.load_own_variables({key: saved[key][()] for key in saved})
     return model
-
-
-def atomic_write_text(path, text):
-    """Writes `text` to `path` through a temporary file and a rename."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def atomic_save_model(model, path):
-    """Saves `model` to the `.keras` file `path` through a temporary file and a rename."""
-    tmp = path[: -len(".keras")] + ".tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, path)
 
 
 def write_history_csv(path, history):

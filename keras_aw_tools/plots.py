@@ -1,12 +1,13 @@
-"""Every picture keras_aw draws (matplotlib): training curves and attention maps.
+"""Every picture keras_aw's tools draw (matplotlib): training curves, attention maps, boxes.
 
 - `plot_history`: loss and metrics against epoch, train and validation.
 - `plot_attention`: for one image, the attention A of every `AWConv2D` layer of
   a model (per layer the kh x kw attention of the output channels whose
   attention varies most, their mean, and the distribution of A).
+- `plot_detections`: boxes with class names and scores on an image.
 
 matplotlib is imported when a function draws (with the Agg backend), so the
-rest of keras_aw works without it.
+rest of keras_aw and its tools work without it.
 """
 
 import os
@@ -86,7 +87,7 @@ def plot_attention(model, image, output, title=None, max_channels=12, class_name
     Args:
         model: a Keras model with AWConv2D layers (raise ValueError otherwise).
         image: one image (H, W, 3) as the model takes it (0-255 for models
-            built by `keras_aw.training.build_model`).
+            built by `keras_aw_tools.training.build_model`).
         output: path of the PNG to write.
         title: figure title (default: the model's name).
         max_channels: output channels drawn per layer (those whose attention
@@ -219,7 +220,7 @@ def plot_detections(image, boxes, labels, scores, class_names, bounding_box_form
     Example:
 
     >>> import numpy as np
-    >>> from keras_aw.plots import plot_detections
+    >>> from keras_aw_tools.plots import plot_detections
     >>> fig = plot_detections(np.zeros((64, 64, 3), np.uint8), [[8, 8, 40, 40]], [0],
     ...                       [0.9], ["circle"], "yxyx")
     >>> [t.get_text() for t in fig.axes[0].texts]

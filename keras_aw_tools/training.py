@@ -1,0 +1,304 @@
+"""Training and evaluation: the loop behind `keras-aw train` and `evaluate`.
+
+- `build_model(spec, input_shape, classes)`: any registered classifier
+  (`keras_aw.list_models(task="classification")`) with a rescaling layer in
+  front, so that the model takes raw 0-255 pixels.
+- Registered detectors (`keras_aw.list_models(task="detection")`, keras-hub
+  RetinaNets) train and evaluate through the same functions on the embedded
+  Shapes-Detect set (``dataset="shapes"``,
+  `keras_aw.datasets.load_detection_data`: pixels scaled by
+  `keras_aw.vocabulary.DETECTOR_INPUT_SCALE`, batches reshuffled every epoch);
+  `evaluate` reports COCO AP / AP50 / AP75.
+- `train(...)`: `Model.fit` with the recipe of `keras_aw_tools.recipe` (Adam
+  and a per-epoch cosine decay), a checkpoint after every epoch
+  (`keras_aw_tools.runs`), resumable (``resume=True`` continues the epoch
+  count), optional mixed precision and data parallelism (`keras_aw.devices`),
+  the final model as ``model.keras``.
+- `evaluate(...)`: loss and accuracy (detectors: COCO AP) of a saved model.
+
+`train` parses the model spec (`keras_aw.registry.parse_spec`) and the data
+set (`keras_aw.datasets.parse_dataset`) once and dispatches on the spec's task
+to a `Task`: how to load its data, build and compile a new model, and evaluate
+one. keras-hub is imported only for a detector. Bad arguments raise
+`ValueError`/`TypeError` naming the argument.
+
+Example:
+
+>>> import tempfile
+>>> from keras_aw_tools import training
+>>> result = training.train("AWSmallCNN", epochs=1, num_train=64, num_test=32,
+...                         output=tempfile.mkdtemp(), verbose=0)
+>>> result["epochs_done"]
+1
+"""
+
+from typing import Callable, NamedTuple
+
+import keras
+from keras import layers
+
+from keras_aw import registry
+from keras_aw.datasets import load_data, load_detection_data, parse_dataset
+from keras_aw.deploy import is_detector
+from keras_aw.devices import distribution, precision
+from keras_aw.utils.files import load_model_file
+from keras_aw._validation import check_positive_int
+from keras_aw_tools import recipe
+from keras_aw_tools.runs import RunDirectory, RunRecorder, load_checkpoint
+
+
+def build_model(spec, input_shape=(32, 32, 3), classes=10, **kwargs):
+    """Builds registered classifier `spec` taking raw 0-255 RGB pixels.
+
+    A ``Rescaling`` layer (to [-1, 1]) comes first, then the builder's network.
+
+    Args:
+        spec: a registered name or spec (case, '-' and '_' ignored), e.g.
+            "AWSEResNet50" or "AWCBAMMobileNet:spatial", or a `keras_aw.registry.ModelSpec`.
+        input_shape: (height, width, 3).
+        classes: number of classes.
+        **kwargs: passed to the builder (e.g. ``alpha=0.25`` for MobileNet).
+
+    Returns:
+        A functional `keras.Model` with one input named "image".
+
+    Raises:
+        ValueError: unknown name, or arguments the builder rejects.
+    """
+    spec = registry.parse_spec(spec)
+    if spec.task != "classification":
+        raise ValueError(f"{spec.name} is a {spec.task} model, not a classifier")
+    inputs = layers.Input(tuple(input_shape), name="image")
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)
+    try:
+        model = spec.build(input_tensor=x, input_shape=tuple(input_shape), classes=classes,
+                           **kwargs)
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"cannot build {spec.name} for input_shape={tuple(input_shape)}: "
+                      f"{e}") from e
+    # Builders take their inputs from `get_source_inputs` (a list); a single
+    # tensor input lets the model be called on a plain array without warnings.
+    outputs = model.outputs[0] if len(model.outputs) == 1 else model.outputs
+    return keras.Model(inputs, outputs, name=model.name)
+
+
+# --------------------------------------------------------------------------
+# What differs by task: one `Task` per `keras_aw.registry.TASKS` entry
+# --------------------------------------------------------------------------
+
+
+class Task(NamedTuple):
+    """How `train` and `evaluate` handle the models of one task.
+
+    Attributes:
+        load_data: ``(dataset, image_size, batch_size, num_train, num_test, seed,
+            training, drop_remainder, repeat, shuffle_seed) -> dict`` with
+            "train" (training only), "test", "num_classes", "class_names".
+        new_model: ``(spec, image_size, num_classes, learning_rate) -> model``,
+            built and compiled with `keras_aw_tools.recipe`.
+        evaluate: ``(model, data, dataset, batch_size, verbose) -> dict`` of metrics.
+        metrics: the metrics a training run records.
+    """
+
+    load_data: Callable
+    new_model: Callable
+    evaluate: Callable
+    metrics: tuple
+
+
+def _classification_data(dataset, image_size, batch_size, num_train, num_test, seed,
+                         training, drop_remainder, repeat, shuffle_seed):
+    # NumPy batches are shuffled by `fit` with the global seed; tfds by the pipeline.
+    return load_data(dataset, image_size, batch_size, num_train, num_test, seed,
+                     training=training, drop_remainder=drop_remainder, repeat=repeat)
+
+
+def _new_classifier(spec, image_size, num_classes, learning_rate):
+    return recipe.compile_classifier(build_model(spec, (image_size, image_size, 3), num_classes),
+                                     learning_rate)
+
+
+def _evaluate_classifier(model, data, dataset, batch_size, verbose):
+    classes = model.outputs[0].shape[-1]
+    if classes != data["num_classes"]:
+        raise ValueError(f"the model predicts {classes} classes but dataset={str(dataset)!r} "
+                         f"has {data['num_classes']}")
+    recipe.compile_classifier(model)
+    test = data["test"]
+    if isinstance(test, tuple):
+        logs = model.evaluate(test[0], test[1], batch_size=batch_size, verbose=verbose,
+                              return_dict=True)
+    else:
+        logs = model.evaluate(test, verbose=verbose, return_dict=True)
+    return {"loss": float(logs["loss"]), "accuracy": float(logs["accuracy"])}
+
+
+def _detection_data(dataset, image_size, batch_size, num_train, num_test, seed, training,
+                    drop_remainder, repeat, shuffle_seed):
+    return load_detection_data(dataset, image_size, batch_size, num_train, num_test, seed,
+                               training=training, drop_remainder=drop_remainder, repeat=repeat,
+                               shuffle_seed=shuffle_seed)
+
+
+def _new_detector(spec, image_size, num_classes, learning_rate):
+    return recipe.compile_detector(
+        spec.build(num_classes=num_classes, image_shape=(image_size, image_size, 3)),
+        learning_rate)
+
+
+def _evaluate_detector(model, data, dataset, batch_size, verbose):
+    from keras_aw.detection import evaluate_detector
+
+    xt, yt = data["test"]
+    return evaluate_detector(model, xt, yt["boxes"], yt["labels"], batch_size=batch_size)
+
+
+TASKS = {
+    "classification": Task(_classification_data, _new_classifier, _evaluate_classifier,
+                           ("loss", "accuracy")),
+    "detection": Task(_detection_data, _new_detector, _evaluate_detector, ("loss",)),
+}
+
+
+def fit_arguments(train_data, test_data, batch_size):
+    """`Model.fit` keyword arguments for NumPy (x, y) tuples or `tf.data` pipelines."""
+    if isinstance(train_data, tuple):
+        kwargs = {"x": train_data[0], "y": train_data[1], "batch_size": batch_size,
+                  "shuffle": True}
+    else:
+        kwargs = {"x": train_data}
+    if test_data is not None:
+        kwargs["validation_data"] = test_data
+        if isinstance(test_data, tuple):
+            kwargs["validation_batch_size"] = batch_size
+    return kwargs
+
+
+def _check_training_args(epochs, batch_size, image_size, steps_per_epoch):
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("image_size", image_size)
+    if image_size < 8:
+        raise ValueError(f"`image_size` must be at least 8; received image_size={image_size}")
+    if steps_per_epoch is not None:
+        check_positive_int("steps_per_epoch", steps_per_epoch)
+
+
+def train(
+    model="AWSmallCNN",
+    dataset="shapes",
+    epochs=5,
+    batch_size=64,
+    image_size=32,
+    output="runs/train",
+    steps_per_epoch=None,
+    resume=False,
+    mixed_precision=False,
+    distribute=False,
+    learning_rate=recipe.DEFAULT_LEARNING_RATE,
+    num_train=10000,
+    num_test=2000,
+    seed=0,
+    verbose=1,
+    log=print,
+):
+    """Trains a registered model, recording the run in `output` after every epoch.
+
+    Args:
+        model: a registered classifier or detector name or spec (see `build_model`),
+            or a `keras_aw.registry.ModelSpec`.
+        dataset: "shapes" or "tfds:NAME[:SPLIT]" (detectors: "shapes"), or a
+            `keras_aw.datasets.DatasetSpec`.
+        epochs: total number of epochs (with `resume`, counting the done ones).
+        batch_size: batch size.
+        image_size: height and width of the images the model takes.
+        output: the run's directory (see `keras_aw_tools.runs`).
+        steps_per_epoch: batches per epoch (None: one pass over the data).
+        resume: continue the run in `output` from its last checkpoint.
+        mixed_precision: train under `keras_aw.devices.mixed_policy_name()`.
+        distribute: data-parallel training (TensorFlow and JAX).
+        learning_rate: Adam's learning rate at the start of the cosine decay.
+        num_train, num_test: Shapes: the number of images.
+        seed: random seed (data and initialization).
+        verbose: `Model.fit` verbosity.
+        log: function printing progress messages.
+
+    Returns:
+        A dict: paths ("model", "checkpoint", "history", "curve"),
+        "epochs_done" and the last epoch's metrics.
+    """
+    _check_training_args(epochs, batch_size, image_size, steps_per_epoch)
+    data_spec = parse_dataset(dataset)
+    spec = registry.parse_spec(model)
+    task = TASKS[spec.task]
+    name = str(spec)
+    run = RunDirectory(output)
+    state = run.resume_state(resume, model=name, dataset=str(data_spec), image_size=image_size)
+    if resume and state is None:
+        log(f"no checkpoint in {run.path!r}; starting from epoch 1")
+    done = state["epochs_done"] if state else 0
+
+    keras.utils.set_random_seed(seed + done)
+    with precision(mixed_precision), distribution(distribute, batch_size) as replicas:
+        data = task.load_data(data_spec, image_size, batch_size, num_train, num_test, seed,
+                              training=True, drop_remainder=replicas > 1,
+                              repeat=steps_per_epoch is not None, shuffle_seed=seed + done)
+        if state is None:
+            state = {"model": name, "task": spec.task, "dataset": str(data_spec),
+                     "image_size": image_size, "num_classes": data["num_classes"],
+                     "class_names": data["class_names"], "batch_size": batch_size,
+                     "mixed_precision": bool(mixed_precision), "metrics": list(task.metrics),
+                     "epochs_done": 0, "history": []}
+            net = task.new_model(spec, image_size, data["num_classes"], learning_rate)
+        else:
+            net = load_checkpoint(run.checkpoint)
+        if replicas > 1:
+            log(f"distributing over {replicas} devices")
+        title = f"{name} on {data_spec} ({image_size}x{image_size})"
+        callbacks = [recipe.cosine_schedule(learning_rate, epochs),
+                     RunRecorder(run, state, title)]
+        if done >= epochs:
+            log(f"the run in {run.path!r} already has {done} epochs; nothing to train")
+        else:
+            net.fit(epochs=epochs, initial_epoch=done, steps_per_epoch=steps_per_epoch,
+                    callbacks=callbacks, verbose=verbose,
+                    **fit_arguments(data["train"], data["test"], batch_size))
+        final = run.finish(net)
+        if not run.draw_curve(state, title):
+            log("matplotlib is not installed: no training-curve PNG (pip install matplotlib)")
+    result = {"model": final, "checkpoint": run.checkpoint,
+              "history": run.file("history.csv"), "curve": run.file("training_curve.png"),
+              "epochs_done": state["epochs_done"]}
+    if state["history"]:
+        result.update({k: v for k, v in state["history"][-1].items() if k != "epoch"})
+    return result
+
+
+def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,
+             image_size=None, verbose=1):
+    """Evaluates a saved model on a data set's test split.
+
+    Args:
+        model_path: a `.keras` file.
+        dataset: "shapes" or "tfds:NAME[:SPLIT]" (detectors: "shapes").
+        batch_size: batch size.
+        num_test: Shapes: the number of test images.
+        seed: Shapes: the seed of the data set.
+        image_size: for a model without a fixed input size.
+        verbose: `Model.evaluate` verbosity.
+
+    Returns:
+        Classifiers: {"loss": float, "accuracy": float}; detectors: COCO
+        {"AP": float, "AP50": float, "AP75": float} (fractions in [0, 1]).
+    """
+    data_spec = parse_dataset(dataset)
+    model = load_model_file(model_path)
+    shape = model.inputs[0].shape
+    size = shape[1] or image_size or 32
+    if image_size is not None and shape[1] is not None and image_size != shape[1]:
+        raise ValueError(f"the model takes {shape[1]}x{shape[2]} images; received "
+                         f"image_size={image_size}")
+    task = TASKS["detection" if is_detector(model) else "classification"]
+    data = task.load_data(data_spec, size, batch_size, 0, num_test, seed, training=False,
+                          drop_remainder=False, repeat=False, shuffle_seed=None)
+    return task.evaluate(model, data, data_spec, batch_size, verbose)

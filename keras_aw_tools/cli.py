@@ -105,7 +105,20 @@ def build_parser():
     p.add_argument("--distribute", action="store_true",
                    help="data-parallel training over all GPUs (or CPU devices): "
                    "tf.distribute.MirroredStrategy on TensorFlow, "
-                   "keras.distribution.DataParallel on JAX; not on PyTorch")
+                   "keras.distribution.DataParallel on JAX; not on PyTorch (there: several "
+                   "processes, see --job-addresses or torchrun)")
+    p.add_argument("--job-addresses", default=None,
+                   help="several processes (hosts): HOST:PORT of process 0 (JAX, PyTorch) or "
+                   "of every process, comma-separated (TensorFlow); also read from "
+                   "KERAS_DISTRIBUTION_JOB_ADDRESSES, TF_CONFIG or torchrun's variables. "
+                   "--batch-size is the global batch; only process 0 writes --output")
+    p.add_argument("--num-processes", type=_positive_int, default=None,
+                   help="the number of processes (with --job-addresses)")
+    p.add_argument("--process-id", type=int, default=None,
+                   help="this process's index, 0 to --num-processes - 1 (0 writes the run)")
+    p.add_argument("--sync-batchnorm", action="store_true",
+                   help="BatchNorm statistics over the global batch on TensorFlow (JAX: "
+                   "always); not on PyTorch")
     p.add_argument("--cpu-devices", type=_positive_int, default=None,
                    help="split the CPU into N virtual devices (to try --distribute "
                    "without GPUs)")
@@ -270,7 +283,8 @@ def cmd_profile(args):
 def cmd_train(args):
     from keras_aw import devices
 
-    if args.distribute or args.cpu_devices:
+    cluster = devices.find_cluster(args.job_addresses, args.num_processes, args.process_id)
+    if (args.distribute and cluster is None) or args.cpu_devices:
         devices.check_distribution_backend()
     if args.cpu_devices:
         devices.configure_cpu_devices(args.cpu_devices)
@@ -282,8 +296,15 @@ def cmd_train(args):
         image_size=args.image_size, output=args.output, steps_per_epoch=args.steps_per_epoch,
         resume=args.resume, mixed_precision=args.mixed_precision, distribute=args.distribute,
         learning_rate=args.learning_rate, num_train=args.num_train, num_test=args.num_test,
-        seed=args.seed, verbose=args.verbose,
+        seed=args.seed, verbose=args.verbose, job_addresses=args.job_addresses,
+        num_processes=args.num_processes, process_id=args.process_id,
+        sync_batchnorm=args.sync_batchnorm,
     )
+    cluster = devices.current_cluster()
+    if cluster is not None:
+        cluster.shutdown()
+        if not cluster.is_chief:
+            return 0
     summary = ", ".join(f"{k} {result[k]:.4f}" for k in
                         ("loss", "accuracy", "val_loss", "val_accuracy") if k in result)
     print(f"trained {result['epochs_done']} epoch(s) in {time.time() - start:.0f} s"

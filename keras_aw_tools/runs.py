@@ -23,6 +23,7 @@ Example:
 True
 """
 
+import contextlib
 import csv
 import io
 import json
@@ -100,10 +101,12 @@ class RunDirectory:
 
     Args:
         path: the run's directory; it must be writable.
+        writable: False for a process that only reads the run (the processes other
+            than the chief of a cluster): the directory is neither created nor checked.
     """
 
-    def __init__(self, path):
-        self.path = ensure_writable_dir(path)
+    def __init__(self, path, writable=True):
+        self.path = ensure_writable_dir(path) if writable else os.path.abspath(os.fspath(path))
 
     def file(self, name):
         return os.path.join(self.path, name)
@@ -178,13 +181,16 @@ class RunRecorder(keras.callbacks.Callback):
         run: a `RunDirectory`.
         state: the run's state dict (updated in place).
         title: title of the training-curve picture.
+        saving: a function returning the context manager to save the model in
+            (`keras_aw.devices.saving` for the chief of a cluster), or None.
     """
 
-    def __init__(self, run, state, title):
+    def __init__(self, run, state, title, saving=None):
         super().__init__()
         self.run = run
         self.state = state
         self.title = title
+        self.saving = saving
         self._start = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -196,4 +202,5 @@ class RunRecorder(keras.callbacks.Callback):
             row[key] = float(value)
         row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         row["seconds"] = round(time.time() - (self._start or time.time()), 2)
-        self.run.record_epoch(self.model, self.state, row, self.title)
+        with self.saving() if self.saving else contextlib.nullcontext():
+            self.run.record_epoch(self.model, self.state, row, self.title)

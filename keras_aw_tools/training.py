@@ -13,7 +13,10 @@
   and a per-epoch cosine decay), a checkpoint after every epoch
   (`keras_aw_tools.runs`), resumable (``resume=True`` continues the epoch
   count), optional mixed precision and data parallelism (`keras_aw.devices`),
-  the final model as ``model.keras``.
+  the final model as ``model.keras``; on several processes or hosts
+  (``job_addresses``/``num_processes``/``process_id``, or the variables a
+  scheduler sets: `keras_aw.devices.initialize_cluster`) every process runs
+  the same `train` and only process 0 writes (docs/scale-out.md).
 - `evaluate(...)`: loss and accuracy (detectors: COCO AP) of a saved model.
 
 `train` parses the model spec (`keras_aw.registry.parse_spec`) and the data
@@ -32,13 +35,16 @@ Example:
 1
 """
 
+import copy
+import shutil
+import tempfile
 from typing import Callable, NamedTuple
 
 import keras
 from keras import layers
 
-from keras_aw import registry
-from keras_aw.datasets import load_data, load_detection_data, parse_dataset
+from keras_aw import devices, registry
+from keras_aw.datasets import load_data, load_detection_data, parse_dataset, sharding
 from keras_aw.deploy import is_detector
 from keras_aw.devices import distribution, precision
 from keras_aw.utils.files import load_model_file
@@ -201,6 +207,11 @@ def train(
     seed=0,
     verbose=1,
     log=print,
+    job_addresses=None,
+    num_processes=None,
+    process_id=None,
+    sync_batchnorm=False,
+    callbacks=None,
 ):
     """Trains a registered model, recording the run in `output` after every epoch.
 
@@ -222,24 +233,52 @@ def train(
         seed: random seed (data and initialization).
         verbose: `Model.fit` verbosity.
         log: function printing progress messages.
+        job_addresses, num_processes, process_id: the cluster of processes
+            training together (see `keras_aw.devices.initialize_cluster`, which
+            also reads them from `KERAS_DISTRIBUTION_*`, `TF_CONFIG` or
+            torchrun's variables). Every process runs the same `train`:
+            `batch_size` is the global batch, each process takes its part of
+            every batch, only process 0 writes `output` and prints, the logged
+            metrics are global, and a resumed run reads the same checkpoint on
+            every process (`output` on a filesystem they share).
+        sync_batchnorm: BatchNorm statistics over the global batch (AWConv2D's
+            attention BatchNorms included) on TensorFlow; always so on JAX under
+            a cluster or `distribute`; refused on PyTorch.
+        callbacks: extra Keras callbacks for `fit`.
 
     Returns:
         A dict: paths ("model", "checkpoint", "history", "curve"),
         "epochs_done" and the last epoch's metrics.
+
+    Raises:
+        ValueError: bad arguments; a registered detector under several processes.
+        ConnectionError: the cluster's processes did not all join in time.
     """
     _check_training_args(epochs, batch_size, image_size, steps_per_epoch)
     data_spec = parse_dataset(dataset)
     spec = registry.parse_spec(model)
     task = TASKS[spec.task]
     name = str(spec)
-    run = RunDirectory(output)
+    if sync_batchnorm:
+        devices.check_sync_batchnorm()
+    found = devices.find_cluster(job_addresses, num_processes, process_id)
+    if found is not None and spec.task != "classification":
+        raise ValueError(f"{name} is a {spec.task} model: registered detectors do not train "
+                         f"under several processes (keras-hub's RetinaNet there is not "
+                         f"verified); received num_processes={found.num_processes}")
+    cluster = devices.initialize_cluster(job_addresses, num_processes, process_id)
+    chief = cluster is None or cluster.is_chief
+    if not chief:
+        verbose, log = 0, _silent
+    run = RunDirectory(output, writable=chief)
     state = run.resume_state(resume, model=name, dataset=str(data_spec), image_size=image_size)
     if resume and state is None:
         log(f"no checkpoint in {run.path!r}; starting from epoch 1")
     done = state["epochs_done"] if state else 0
 
     keras.utils.set_random_seed(seed + done)
-    with precision(mixed_precision), distribution(distribute, batch_size) as replicas:
+    with precision(mixed_precision), distribution(distribute, batch_size,
+                                                  cluster=cluster) as replicas:
         data = task.load_data(data_spec, image_size, batch_size, num_train, num_test, seed,
                               training=True, drop_remainder=replicas > 1,
                               repeat=steps_per_epoch is not None, shuffle_seed=seed + done)
@@ -252,26 +291,72 @@ def train(
             net = task.new_model(spec, image_size, data["num_classes"], learning_rate)
         else:
             net = load_checkpoint(run.checkpoint)
-        if replicas > 1:
+        if sync_batchnorm:
+            devices.synchronize_batchnorm(net, cluster)
+        extra = []
+        train_data, test_data = data["train"], data["test"]
+        if cluster is not None:
+            log(f"distributing over {replicas} devices in {cluster.num_processes} processes "
+                f"(process {cluster.process_id}; global batch {batch_size})")
+            train_data, steps = sharding.cluster_input(
+                train_data, batch_size, cluster, seed=seed, first_epoch=done,
+                epochs=None if steps_per_epoch else epochs - done)
+            steps_per_epoch = steps_per_epoch or steps
+            if test_data is not None:
+                test_data, _ = sharding.cluster_input(test_data, batch_size, cluster,
+                                                      training=False)
+            if cluster.backend == "torch":
+                devices.install_ddp_train_step(net, cluster)
+                extra.append(devices.GlobalLogs(cluster))
+        elif replicas > 1:
             log(f"distributing over {replicas} devices")
         title = f"{name} on {data_spec} ({image_size}x{image_size})"
-        callbacks = [recipe.cosine_schedule(learning_rate, epochs),
-                     RunRecorder(run, state, title)]
+
+        def saving():
+            return devices.saving(net, cluster)
+
+        # TensorFlow: saving a model under MultiWorkerMirroredStrategy runs collectives
+        # (it creates variables), so every process saves; the others into a scratch
+        # directory, deleted at the end.
+        writer = run if chief else None
+        if not chief and cluster.backend == "tensorflow":
+            writer = RunDirectory(tempfile.mkdtemp(prefix="keras_aw_worker_"))
+        fit_callbacks = extra + [recipe.cosine_schedule(learning_rate, epochs)]
+        if writer is not None:
+            fit_callbacks.append(RunRecorder(writer, state if chief else copy.deepcopy(state),
+                                             title, saving=saving))
+        fit_callbacks += list(callbacks or [])
         if done >= epochs:
             log(f"the run in {run.path!r} already has {done} epochs; nothing to train")
         else:
             net.fit(epochs=epochs, initial_epoch=done, steps_per_epoch=steps_per_epoch,
-                    callbacks=callbacks, verbose=verbose,
-                    **fit_arguments(data["train"], data["test"], batch_size))
-        final = run.finish(net)
-        if not run.draw_curve(state, title):
-            log("matplotlib is not installed: no training-curve PNG (pip install matplotlib)")
+                    callbacks=fit_callbacks, verbose=verbose,
+                    **fit_arguments(train_data, test_data, batch_size))
+        if writer is not None:
+            with saving():
+                final = writer.finish(net)
+        if chief:
+            if not run.draw_curve(state, title):
+                log("matplotlib is not installed: no training-curve PNG (pip install "
+                    "matplotlib)")
+        else:
+            if writer is not None:
+                shutil.rmtree(writer.path, ignore_errors=True)
+            final = run.model
+        if cluster is not None:
+            cluster.barrier("train_end")  # the chief's files are complete
+            if not chief:
+                state = run.load_state() or state
     result = {"model": final, "checkpoint": run.checkpoint,
               "history": run.file("history.csv"), "curve": run.file("training_curve.png"),
               "epochs_done": state["epochs_done"]}
     if state["history"]:
         result.update({k: v for k, v in state["history"][-1].items() if k != "epoch"})
     return result
+
+
+def _silent(*args, **kwargs):
+    """The `log` of the processes other than a cluster's chief."""
 
 
 def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,

@@ -1,0 +1,171 @@
+"""Data-parallel scaling: training samples/s of 1 process vs P processes, same per-process batch.
+
+Each measurement starts real processes on this machine's loopback (the cluster
+flags of `keras_aw.devices.initialize_cluster`), trains `AWSmallCNN` on
+synthetic images with `Model.fit` (PyTorch: through DistributedDataParallel) and
+times every step; a run's figure is the median step time of the second half of
+its steps. The 1-process and P-process runs alternate (``--repeats`` pairs), so
+a change in the machine's load hits both. Ratio = samples/s(P) / samples/s(1),
+with samples/s = global batch / median step (global batch = P x per-process
+batch); 1.0 means no gain, P perfect scaling.
+
+    KERAS_BACKEND=jax python benchmarks/scaling.py                 # P=2, 3 repeats
+    python benchmarks/scaling.py --backends jax,torch,tensorflow --processes 2 --repeats 1
+    python benchmarks/scaling.py --output results.json             # default: a temp file
+
+Prints a table and writes the measurements as JSON (by default to a temporary
+file, never into the repository). On a machine with fewer cores than
+processes x threads the processes compete for the CPU: the ratio then measures
+the machine, not the engines (see docs/scale-out.md).
+"""
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def worker(args):
+    from keras_aw import devices
+
+    cluster = devices.initialize_cluster(args.job_addresses, args.num_processes,
+                                         args.process_id)
+    import keras
+    import numpy as np
+
+    from keras_aw.applications import AWSmallCNN
+
+    processes = cluster.num_processes if cluster else 1
+    global_batch = args.batch_size * processes
+    keras.utils.set_random_seed(0)
+    rng = np.random.RandomState(0)
+    steps = args.steps
+    x = rng.uniform(0, 255, (global_batch * steps, args.image_size, args.image_size, 3))
+    y = rng.randint(0, 10, global_batch * steps)
+    import tensorflow as tf
+
+    from keras_aw.datasets import sharding
+
+    data = tf.data.Dataset.from_tensor_slices((x.astype("float32"), y.astype("int32")))
+    data = sharding.for_cluster(data.batch(global_batch, drop_remainder=True), cluster,
+                                global_batch)
+    times = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            times.append(time.perf_counter() - self.t)
+
+    with devices.distribution(False, global_batch, cluster=cluster):
+        model = AWSmallCNN(input_shape=(args.image_size, args.image_size, 3), classes=10)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        if cluster is not None and cluster.backend == "torch":
+            devices.install_ddp_train_step(model, cluster)
+        model.fit(data, epochs=1, verbose=0, callbacks=[Clock()])
+    if cluster is None or cluster.is_chief:
+        step = statistics.median(times[len(times) // 2:])
+        print("RESULT " + json.dumps({"processes": processes, "batch": args.batch_size,
+                                      "median_step_s": step,
+                                      "samples_per_s": global_batch / step}), flush=True)
+    if cluster is not None:
+        cluster.barrier("benchmark_end")
+        cluster.shutdown()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def measure(backend, processes, args):
+    """Starts `processes` processes (each in its own session), returns the chief's result."""
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    base = [sys.executable, os.path.abspath(__file__), "--worker", "--batch-size",
+            str(args.batch_size), "--steps", str(args.steps), "--image-size",
+            str(args.image_size)]
+    commands = [base]
+    if processes > 1:
+        addresses = ",".join(f"127.0.0.1:{free_port()}" for _ in range(processes))
+        commands = [base + ["--job-addresses", addresses, "--num-processes", str(processes),
+                            "--process-id", str(i)] for i in range(processes)]
+    procs = [subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, start_new_session=True) for c in commands]
+    outputs = []
+    try:
+        for p in procs:
+            outputs.append(p.communicate(timeout=args.timeout)[0])
+    except subprocess.TimeoutExpired:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, 9)  # only the groups started here
+        raise RuntimeError(f"{backend}, {processes} processes: no result within "
+                           f"{args.timeout} s")
+    for line in outputs[0].splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"{backend}, {processes} processes failed:\n{outputs[0][-3000:]}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default=os.environ.get("KERAS_BACKEND", "jax"),
+                        help="comma-separated Keras backends (default: $KERAS_BACKEND or jax)")
+    parser.add_argument("--processes", type=int, default=2, help="P (default 2)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="alternating 1-process / P-process pairs (default 3)")
+    parser.add_argument("--batch-size", type=int, default=32, help="per-process batch")
+    parser.add_argument("--steps", type=int, default=30, help="steps per run")
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per run")
+    parser.add_argument("--output", default=None,
+                        help="JSON file (default: a new file in the temp directory)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--job-addresses", help=argparse.SUPPRESS)
+    parser.add_argument("--num-processes", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--process-id", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args)
+    if args.processes < 2:
+        parser.error(f"--processes must be at least 2; received {args.processes}")
+    rows = []
+    for backend in args.backends.split(","):
+        single, multi = [], []
+        for _ in range(args.repeats):
+            single.append(measure(backend, 1, args)["samples_per_s"])
+            multi.append(measure(backend, args.processes, args)["samples_per_s"])
+        rows.append({"backend": backend, "processes": args.processes,
+                     "batch_per_process": args.batch_size, "image_size": args.image_size,
+                     "samples_per_s_1": statistics.median(single),
+                     "samples_per_s_P": statistics.median(multi),
+                     "ratio": statistics.median(multi) / statistics.median(single),
+                     "runs_1": single, "runs_P": multi})
+    print(f"| backend | P | batch/process | samples/s, 1 process | samples/s, P processes "
+          f"| ratio (ideal {args.processes}) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['backend']} | {r['processes']} | {r['batch_per_process']} | "
+              f"{r['samples_per_s_1']:.1f} | {r['samples_per_s_P']:.1f} | {r['ratio']:.2f} |")
+    output = args.output or tempfile.mkstemp(prefix="scaling_", suffix=".json")[1]
+    with open(output, "w") as f:
+        json.dump({"cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
+                   "rows": rows}, f, indent=1)
+    print(f"measurements: {output} (load average {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Input for several processes: each process takes its part of the global batches.
+
+Every process builds the same global `tf.data` pipeline (same seeds, batched by
+the global batch, ``drop_remainder=True``); then either the engine shards it
+(Keras's JAX `DataParallel` and TensorFlow's `MultiWorkerMirroredStrategy` do
+it themselves) or `shard_batches` does (PyTorch): process ``p`` of ``P`` takes
+the ``p``-th slice of every global batch, so the processes together see
+exactly the global batches a single process would.
+
+For large tfds sets, decoding everything on every process and dropping
+``(P-1)/P`` of it wastes the input pipeline: `process_split` gives each process
+its own part of a split to read (``tfds.even_splits``), batched by the
+per-process batch.
+
+Example:
+
+>>> import numpy as np, tensorflow as tf
+>>> from keras_aw.datasets.sharding import shard_batches
+>>> ds = tf.data.Dataset.from_tensor_slices(np.arange(8)).batch(4)
+>>> [b.tolist() for b in shard_batches(ds, 2, 1, 4).as_numpy_iterator()]
+[[2, 3], [6, 7]]
+"""
+
+import numbers
+
+
+def _check(num_processes, process_id, global_batch_size=None):
+    for name, value in (("num_processes", num_processes), ("process_id", process_id)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"`{name}` must be an int; received {name}={value!r}")
+    if num_processes < 1:
+        raise ValueError(f"`num_processes` must be at least 1; received "
+                         f"num_processes={num_processes}")
+    if not 0 <= process_id < num_processes:
+        raise ValueError(f"`process_id` must be in [0, {num_processes - 1}]; received "
+                         f"process_id={process_id}")
+    if global_batch_size is not None:
+        if isinstance(global_batch_size, bool) or not isinstance(global_batch_size,
+                                                                 numbers.Integral) \
+                or global_batch_size < 1:
+            raise ValueError(f"`global_batch_size` must be a positive int; received "
+                             f"global_batch_size={global_batch_size!r}")
+        if global_batch_size % num_processes:
+            raise ValueError(f"the global batch size must be a multiple of num_processes="
+                             f"{num_processes}; received global_batch_size={global_batch_size}")
+
+
+def shard_batches(dataset, num_processes, process_id, global_batch_size):
+    """Process `process_id`'s slice of each global batch of a batched `tf.data` pipeline.
+
+    ``dataset.rebatch(global_batch_size // num_processes).shard(num_processes,
+    process_id)``: what Keras's JAX `DataParallel` does with a global pipeline.
+    The pipeline must yield full global batches (``drop_remainder=True``).
+
+    Args:
+        dataset: a `tf.data.Dataset` batched by `global_batch_size`.
+        num_processes: the number of processes.
+        process_id: this process's index.
+        global_batch_size: the batch size of `dataset`.
+
+    Returns:
+        A `tf.data.Dataset` of batches of ``global_batch_size // num_processes``.
+
+    Raises:
+        ValueError: a global batch size that does not divide by `num_processes`,
+            or a `process_id` out of range.
+    """
+    _check(num_processes, process_id, global_batch_size)
+    if num_processes == 1:
+        return dataset
+    return dataset.rebatch(global_batch_size // num_processes).shard(num_processes, process_id)
+
+
+def process_split(split, num_processes, process_id):
+    """The part of tfds split `split` that process `process_id` reads (``tfds.even_splits``).
+
+    Args:
+        split: a tfds split, e.g. "train" or "train[:90%]".
+        num_processes: the number of processes.
+        process_id: this process's index.
+
+    Returns:
+        A split for `tfds.load` covering 1/num_processes of `split`, disjoint
+        from the other processes' parts (`split` itself for one process).
+
+    Example:
+
+    >>> part = process_split("train", 2, 1)  # for tfds.load(name, split=part)
+    >>> part.index, part.count
+    (1, 2)
+    """
+    _check(num_processes, process_id)
+    if num_processes == 1:
+        return split
+    import tensorflow_datasets as tfds
+
+    return tfds.even_splits(split, n=num_processes)[process_id]
+
+
+def for_cluster(dataset, cluster, global_batch_size):
+    """The input pipeline one process of `cluster` feeds to `fit`.
+
+    PyTorch: `shard_batches` (nothing in Keras shards for it); JAX and
+    TensorFlow: `dataset` unchanged (Keras's `DataParallel` and
+    `MultiWorkerMirroredStrategy` shard the global pipeline themselves).
+    No cluster: unchanged.
+    """
+    if cluster is None or cluster.backend != "torch":
+        return dataset
+    return shard_batches(dataset, cluster.num_processes, cluster.process_id,
+                         global_batch_size)
+
+
+def epoch_batches(x, y, batch_size, seed, first_epoch=0, epochs=None):
+    """Global batches of NumPy arrays, shuffled per epoch by `(seed, epoch)` alone.
+
+    Epoch ``e`` is a stateless shuffle (``tf.random.experimental.stateless_shuffle``
+    with seed ``(seed, e)``) cut into ``len(x) // batch_size`` full batches; the
+    epochs follow one another in one pipeline (give `fit` ``steps_per_epoch``).
+    Every process, a single process, and a run resumed at `first_epoch` all get
+    the same batches for the same epoch, which an iterator-seeded
+    ``Dataset.shuffle`` does not promise (its order depends on how many
+    iterators were made before).
+
+    Args:
+        x, y: NumPy arrays with the same first dimension.
+        batch_size: the global batch size.
+        seed: int seed of the shuffles.
+        first_epoch: the first epoch's index (a resumed run's epochs done).
+        epochs: the number of epochs in the pipeline (None: without end).
+
+    Returns:
+        ``(dataset, steps_per_epoch)``.
+
+    Raises:
+        ValueError: fewer samples than `batch_size`.
+    """
+    import tensorflow as tf
+
+    n = len(x)
+    steps = n // batch_size
+    if steps < 1:
+        raise ValueError(f"`batch_size` must be at most the {n} samples; received "
+                         f"batch_size={batch_size}")
+    images, labels = tf.constant(x), tf.constant(y)
+
+    def one_epoch(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        batches = tf.reshape(order[: steps * batch_size], (steps, batch_size))
+        return tf.data.Dataset.from_tensor_slices(batches).map(
+            lambda index: (tf.gather(images, index), tf.gather(labels, index)))
+
+    last = first_epoch + epochs if epochs is not None else 2 ** 62
+    dataset = tf.data.Dataset.range(first_epoch, last).flat_map(one_epoch)
+    return dataset.prefetch(tf.data.AUTOTUNE), steps
+
+
+def cluster_input(data, batch_size, cluster, seed=0, first_epoch=0, epochs=None,
+                  training=True):
+    """One process's `fit` input for `cluster` from NumPy ``(x, y)`` or a global `tf.data` pipeline.
+
+    NumPy training data become `epoch_batches` (validation data plain full
+    batches in order), then `for_cluster` shards them where the engine does not.
+
+    Returns:
+        ``(dataset, steps_per_epoch)``; steps_per_epoch is None for a `tf.data` input.
+    """
+    import tensorflow as tf
+
+    steps = None
+    if isinstance(data, tuple):
+        x, y = data
+        if training:
+            data, steps = epoch_batches(x, y, batch_size, seed, first_epoch, epochs)
+        else:
+            data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size,
+                                                                   drop_remainder=True)
+    return for_cluster(data, cluster, batch_size), steps

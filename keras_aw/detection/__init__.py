@@ -23,10 +23,12 @@ from keras_aw.detection.detectors import *  # noqa: F401,F403  (registers the bu
 from keras_aw.detection.detectors import FPNRetinaNet, build_encoder
 from keras_aw.detection.export import DetectorExport, export_detector
 from keras_aw.detection.fpn import FeaturePyramid
+from keras_aw.detection.heads import initialize_retinanet_heads
 from keras_aw.detection.profile import format_table2_profile, profile_table2
 
 _HUB_NAMES = ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone", "resnet_pyramid_outputs",
-              "mobilenet_pyramid_outputs")
+              "mobilenet_pyramid_outputs", "ClassifierEncoder", "encoder_from_classifier",
+              "stride_levels")
 _COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections",
                "check_targets", "to_xyxy")
 
@@ -50,6 +52,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'keras_aw.detection' has no attribute {name!r}")
 
 
-__all__ = ["FeaturePyramid", "FPNRetinaNet", "build_encoder", "detectors", "export_detector",
+__all__ = ["FeaturePyramid", "FPNRetinaNet", "initialize_retinanet_heads", "build_encoder",
+           "detectors", "export_detector",
            "DetectorExport", "profile_table2", "format_table2_profile",
            *_HUB_NAMES, *_COCO_NAMES, *detectors.__all__]

@@ -27,6 +27,7 @@ themselves); calling a builder does.
 
 from keras_aw.applications import resnet
 from keras_aw.detection._hub import require_keras_hub
+from keras_aw.detection.heads import initialize_retinanet_heads
 from keras_aw.registry import PaperResult, register_model
 from keras_aw.validation import check_positive_int
 
@@ -147,11 +148,12 @@ def FPNRetinaNet(
         bounding_box_format=bounding_box_format, from_logits=True,
         confidence_threshold=confidence_threshold, max_detections=max_detections,
     )
-    return keras_hub.models.RetinaNetObjectDetector(
+    # keras-hub 0.32 puts the focal-loss prior bias on the box head: see heads.py.
+    return initialize_retinanet_heads(keras_hub.models.RetinaNetObjectDetector(
         backbone=backbone, num_classes=num_classes, bounding_box_format=bounding_box_format,
         anchor_generator=anchors, pre_logits_num_conv_layers=head_conv_layers,
         prediction_decoder=decoder, dtype=dtype, name=name,
-    )
+    ))
 
 
 # --- the six variants per depth: one line each over FPNRetinaNet --------------

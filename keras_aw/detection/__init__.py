@@ -29,6 +29,7 @@ from keras_aw.detection.profile import format_table2_profile, profile_table2
 _HUB_NAMES = ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone", "resnet_pyramid_outputs",
               "mobilenet_pyramid_outputs", "ClassifierEncoder", "encoder_from_classifier",
               "stride_levels")
+_UPSTREAM_NAMES = ("BatchNonMaxSuppression", "correct_retinanet")
 _COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections",
                "check_targets", "to_xyxy")
 
@@ -38,6 +39,7 @@ if importlib.util.find_spec("keras_hub") is not None:
         FPNBackbone, MobileNetEncoder, ResNetEncoder, mobilenet_pyramid_outputs,
         resnet_pyramid_outputs,
     )
+    from keras_aw.detection.upstream import BatchNonMaxSuppression  # noqa: F401
 
 
 def __getattr__(name):
@@ -45,6 +47,10 @@ def __getattr__(name):
         from keras_aw.detection import backbone
 
         return getattr(backbone, name)
+    if name in _UPSTREAM_NAMES:
+        from keras_aw.detection import upstream
+
+        return getattr(upstream, name)
     if name in _COCO_NAMES:
         from keras_aw.detection import evaluation
 
@@ -55,4 +61,4 @@ def __getattr__(name):
 __all__ = ["FeaturePyramid", "FPNRetinaNet", "initialize_retinanet_heads", "build_encoder",
            "detectors", "export_detector",
            "DetectorExport", "profile_table2", "format_table2_profile",
-           *_HUB_NAMES, *_COCO_NAMES, *detectors.__all__]
+           *_HUB_NAMES, *_UPSTREAM_NAMES, *_COCO_NAMES, *detectors.__all__]

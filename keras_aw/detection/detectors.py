@@ -27,7 +27,6 @@ themselves); calling a builder does.
 
 from keras_aw.applications import resnet
 from keras_aw.detection._hub import require_keras_hub
-from keras_aw.detection.heads import initialize_retinanet_heads
 from keras_aw.registry import PaperResult, register_model
 from keras_aw.validation import check_positive_int
 
@@ -128,6 +127,7 @@ def FPNRetinaNet(
     """
     keras_hub = require_keras_hub()
     from keras_aw.detection.backbone import FPNBackbone
+    from keras_aw.detection.upstream import correct_retinanet
 
     check_positive_int("num_classes", num_classes)
     if isinstance(head_conv_layers, bool) or not isinstance(head_conv_layers, int) \
@@ -148,8 +148,8 @@ def FPNRetinaNet(
         bounding_box_format=bounding_box_format, from_logits=True,
         confidence_threshold=confidence_threshold, max_detections=max_detections,
     )
-    # keras-hub 0.32 puts the focal-loss prior bias on the box head: see heads.py.
-    return initialize_retinanet_heads(keras_hub.models.RetinaNetObjectDetector(
+    # keras-hub 0.32's head biases and NMS under a TF retrace: see upstream.py.
+    return correct_retinanet(keras_hub.models.RetinaNetObjectDetector(
         backbone=backbone, num_classes=num_classes, bounding_box_format=bounding_box_format,
         anchor_generator=anchors, pre_logits_num_conv_layers=head_conv_layers,
         prediction_decoder=decoder, dtype=dtype, name=name,

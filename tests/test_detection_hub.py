@@ -1,0 +1,186 @@
+"""keras_aw's detectors against keras-hub's: head biases, encoders from classifiers, tf.data
+training, `predict` at any batch size, warm starts from keras-hub models.
+
+Every expected value is computed here independently (the focal-loss prior with NumPy,
+feature maps with a plain Keras sub-model of the classifier, per-image predictions).
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from detection_helpers import small_detector
+from helpers import BACKEND, to_numpy
+
+keras_hub = pytest.importorskip("keras_hub")
+
+from keras_aw.applications import SmallCNN  # noqa: E402
+from keras_aw.applications.resnet import ResNet  # noqa: E402
+from keras_aw.detection import (  # noqa: E402
+    ClassifierEncoder, FPNRetinaNet, encoder_from_classifier, initialize_retinanet_heads,
+    stride_levels,
+)
+from keras_aw.detection.upstream import BatchNonMaxSuppression  # noqa: E402
+
+FOCAL_PRIOR_BIAS = -np.log((1 - 0.01) / 0.01)  # Lin et al. 2017 §4.1, pi = 0.01
+
+
+def head_biases(detector):
+    return (to_numpy(detector.classification_head.prediction_layer.bias),
+            to_numpy(detector.box_head.prediction_layer.bias))
+
+
+def follows_focal_loss_paper(detector):
+    cls_bias, box_bias = head_biases(detector)
+    return bool(np.allclose(cls_bias, FOCAL_PRIOR_BIAS, atol=1e-6)
+                and np.allclose(box_bias, 0.0, atol=1e-7))
+
+
+def test_head_biases_follow_the_focal_loss_paper():
+    assert abs(FOCAL_PRIOR_BIAS - (-4.59511985)) < 1e-7
+    det = small_detector()
+    cls_bias, box_bias = head_biases(det)
+    assert cls_bias.shape == (9 * 3,) and box_bias.shape == (9 * 4,)
+    assert follows_focal_loss_paper(det), (cls_bias[:3], box_bias[:3])
+    # Guard: keras-hub's own initialisation (prior on the box head) fails the check.
+    hub = keras_hub.models.RetinaNetObjectDetector(
+        backbone=det.backbone, num_classes=3, anchor_generator=det.anchor_generator,
+        pre_logits_num_conv_layers=1)
+    assert not follows_focal_loss_paper(hub)
+    assert np.allclose(head_biases(initialize_retinanet_heads(hub))[0], FOCAL_PRIOR_BIAS)
+    # At start every class of every anchor is at the prior (the head's kernels are small).
+    x = np.random.RandomState(0).rand(2, 64, 64, 3).astype("float32")
+    probs = 1 / (1 + np.exp(-to_numpy(det(x)["cls_logits"])))
+    assert abs(np.median(probs) - 0.01) < 0.005
+
+
+def test_head_initialisation_errors():
+    with pytest.raises(TypeError, match="detector"):
+        initialize_retinanet_heads(keras.Sequential([keras.layers.Dense(2)]))
+    with pytest.raises(ValueError, match="prior_probability"):
+        initialize_retinanet_heads(small_detector(), prior_probability=1.5)
+
+
+def small_cnn_classifier(size=32, widths=(8, 16, 16, 16, 16)):
+    """A `keras-aw train`-style classifier: 0-255 pixels, a Rescaling layer, SmallCNN."""
+    inputs = keras.Input((size, size, 3), name="image")
+    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)
+    net = SmallCNN(input_tensor=x, classes=10, widths=widths)
+    model = keras.Model(inputs, net.outputs[0])
+    for layer in model.layers:  # non-trivial BatchNorm statistics
+        if isinstance(layer, keras.layers.BatchNormalization):
+            rng = np.random.RandomState(len(layer.name))
+            layer.moving_mean.assign(rng.randn(*layer.moving_mean.shape) * 0.1)
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, layer.moving_variance.shape))
+    return model
+
+
+def test_stride_levels_small_cnn_and_resnet():
+    # SmallCNN: conv -> BN -> ReLU -> 2x2 max pool per block; the last layer at a
+    # stride is the ReLU before a pool, and the deepest pool for the last stride.
+    assert stride_levels(small_cnn_classifier(32, (8, 8, 8))) == {
+        "P1": "block2_relu", "P2": "block3_relu", "P3": "block3_pool"}
+    # A ResNet: the stage outputs, as keras-hub's ResNet pyramid (C2..C5).
+    resnet = ResNet((1, 1, 1, 1), input_shape=(64, 64, 3), classes=10)
+    assert stride_levels(resnet) == {"P1": "conv1_relu", "P2": "conv2_block1_out",
+                                     "P3": "conv3_block1_out", "P4": "conv4_block1_out",
+                                     "P5": "conv5_block1_out"}
+
+
+def test_encoder_from_classifier_keeps_trained_weights(tmp_path):
+    classifier = small_cnn_classifier()
+    path = str(tmp_path / "classifier.keras")
+    classifier.save(path)
+    images = np.random.RandomState(1).uniform(0, 1, (2, 64, 64, 3)).astype("float32")
+    # The reference: the classifier rebuilt at 64x64 by hand, cut at the stride layers.
+    big = small_cnn_classifier(64)
+    big.set_weights(classifier.get_weights())
+    names = {"P3": "block4_relu", "P4": "block5_relu", "P5": "block5_pool"}
+    reference = keras.Model(big.inputs, {k: big.get_layer(v).output for k, v in names.items()})
+    expected = {k: to_numpy(v) for k, v in reference(images * 255.0).items()}
+    for source in (classifier, path):
+        enc = encoder_from_classifier(source, image_shape=(64, 64, 3), min_level=3,
+                                      input_scale=255.0)
+        assert isinstance(enc, ClassifierEncoder)
+        assert sorted(enc.pyramid_outputs) == ["P3", "P4", "P5"]
+        got = to_numpy(keras.Model(enc.inputs, enc.pyramid_outputs)(images)["P4"])
+        assert np.max(np.abs(got - expected["P4"])) < 1e-4 * np.max(np.abs(expected["P4"]))
+    # A detector on it saves and loads with the same outputs.
+    det = FPNRetinaNet(enc, 3, (64, 64, 3), max_level=5, filters=8, head_conv_layers=1,
+                       anchor_size=2.0)
+    before = to_numpy(det(images)["cls_logits"])
+    det.save(str(tmp_path / "det.keras"))
+    loaded = keras.saving.load_model(str(tmp_path / "det.keras"))
+    assert np.max(np.abs(to_numpy(loaded(images)["cls_logits"]) - before)) < 1e-5
+    fpn_inputs = keras.Model(det.backbone.image_encoder.inputs,
+                             det.backbone.image_encoder.pyramid_outputs)(images)
+    for level in ("P3", "P5"):
+        assert np.max(np.abs(to_numpy(fpn_inputs[level]) - expected[level])) \
+            < 1e-4 * np.max(np.abs(expected[level]))
+
+
+def test_encoder_from_classifier_errors(tmp_path):
+    with pytest.raises(TypeError, match="model"):
+        encoder_from_classifier(3)
+    with pytest.raises(ValueError, match="no .keras file"):
+        encoder_from_classifier(str(tmp_path / "missing.keras"))
+    with pytest.raises(ValueError, match="levels"):
+        encoder_from_classifier(small_cnn_classifier(), levels={"P3": "nope"})
+    with pytest.raises(ValueError, match="no pyramid level"):
+        encoder_from_classifier(small_cnn_classifier(), min_level=7, max_level=8)
+
+
+def tiny_targets(n, seed=0):
+    from keras_aw.datasets import shapes
+
+    (x, y), _ = shapes.load_detection_data(n, 1, image_size=64, max_objects=2, min_size=12,
+                                           max_size=32, seed=seed)
+    return x.astype("float32") / 255.0, y
+
+
+def test_retinanet_fits_from_a_reshuffled_tf_data_pipeline():
+    import tensorflow as tf
+
+    x, y = tiny_targets(8)
+    data = (tf.data.Dataset.from_tensor_slices((x, y))
+            .shuffle(8, seed=0, reshuffle_each_iteration=True).batch(4))
+    # reshuffled: two passes give two orders (same seed, fixed for the test)
+    orders = [np.concatenate([b[1]["labels"].numpy()[:, 0] for b in data]) for _ in range(3)]
+    assert any(not np.array_equal(orders[0], o) for o in orders[1:])
+    det = small_detector(num_classes=10)
+    det.compile(optimizer=keras.optimizers.Adam(1e-3))
+    before = to_numpy(det.classification_head.prediction_layer.kernel).copy()
+    history = det.fit(data, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert np.max(np.abs(to_numpy(det.classification_head.prediction_layer.kernel) - before)) > 0
+
+
+def test_predict_at_any_batch_size():
+    det = small_detector()
+    assert isinstance(det.prediction_decoder, BatchNonMaxSuppression)
+    x = np.random.RandomState(2).rand(5, 64, 64, 3).astype("float32")
+    first = det.predict(x, batch_size=2, verbose=0)  # batches of 2, 2, 1
+    for size in (3, 5, 1, 4):
+        again = det.predict(x, batch_size=size, verbose=0)
+        for key in ("boxes", "confidence", "num_detections"):
+            np.testing.assert_allclose(to_numpy(again[key]), to_numpy(first[key]),
+                                       atol=1e-4, err_msg=f"{key}, batch {size}")
+    assert to_numpy(first["boxes"]).shape == (5, 100, 4)
+    if BACKEND == "tensorflow":  # guard: keras-hub's decoder fails the same calls
+        hub = small_detector()
+        hub.prediction_decoder = keras_hub.layers.NonMaxSuppression.from_config(
+            det.prediction_decoder.get_config())
+        with pytest.raises(Exception, match="None"):
+            for size in (2, 3, 5, 1, 4):
+                hub.predict(x, batch_size=size, verbose=0)
+
+
+def test_batch_nms_round_trip(tmp_path):
+    det = small_detector()
+    path = str(tmp_path / "det.keras")
+    det.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded.prediction_decoder) is BatchNonMaxSuppression
+    assert loaded.prediction_decoder.get_config()["confidence_threshold"] == 0.05
+

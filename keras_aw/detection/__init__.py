@@ -27,7 +27,7 @@ from keras_aw.detection.heads import initialize_retinanet_heads
 from keras_aw.detection.profile import format_table2_profile, profile_table2
 
 _HUB_NAMES = ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone", "resnet_pyramid_outputs",
-              "mobilenet_pyramid_outputs", "ClassifierEncoder", "encoder_from_classifier",
+              "mobilenet_pyramid_outputs", "GraphBackbone", "encoder_from_classifier",
               "stride_levels")
 _UPSTREAM_NAMES = ("BatchNonMaxSuppression", "correct_retinanet")
 _COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections",

@@ -365,16 +365,20 @@ def _at_image_shape(model, image_shape):
 
 
 @keras.saving.register_keras_serializable(package="keras_aw")
-class ClassifierEncoder(keras_hub.models.FeaturePyramidBackbone):
-    """A classifier's convolutional trunk (weights and all) as a keras-hub image encoder.
+class GraphBackbone(keras_hub.models.FeaturePyramidBackbone):
+    """A functional network with named feature maps as a keras-hub `FeaturePyramidBackbone`.
 
-    Built by `encoder_from_classifier`; holds ``network``, a functional model
-    from the image to a dict ``{"P{i}": feature map at stride 2**i}``, and
-    exposes it as keras-hub's ``pyramid_outputs``, so that `FPNBackbone` (and
-    keras-hub's own `RetinaNetBackbone`) take it as an encoder.
+    Holds ``network``, a functional model from the image to a dict of
+    ``"P{i}"`` feature maps (stride ``2**i``) and, optionally, ``"output"``
+    (the backbone's own output; the deepest level if absent), and exposes the
+    levels as keras-hub's ``pyramid_outputs``. So a classifier's trunk
+    (`encoder_from_classifier`) or a converted keras-hub backbone
+    (`keras_aw.convert_to_aw`) is usable wherever keras-hub takes a backbone:
+    `FPNBackbone`, keras-hub's `RetinaNetBackbone`,
+    `keras_hub.models.ImageClassifier`. Saves and loads as a `.keras` file.
 
     Args:
-        network: the functional feature model (or its serialized form).
+        network: the functional model (or its serialized form).
         input_scale: factor applied to the images before `network` (e.g. 255
             for a classifier that takes 0-255 pixels inside a detector fed
             [0, 1] images); 1.0 applies none.
@@ -383,18 +387,25 @@ class ClassifierEncoder(keras_hub.models.FeaturePyramidBackbone):
 
     Example:
 
-    >>> from keras_aw.applications import SmallCNN
-    >>> enc = encoder_from_classifier(SmallCNN((32, 32, 3), widths=(8, 8, 8)))
-    >>> type(enc).__name__, sorted(enc.pyramid_outputs)
-    ('ClassifierEncoder', ['P1', 'P2', 'P3'])
+    >>> import keras
+    >>> inputs = keras.Input((32, 32, 3))
+    >>> c2 = keras.layers.Conv2D(4, 3, strides=4, padding="same")(inputs)
+    >>> c3 = keras.layers.Conv2D(8, 3, strides=2, padding="same")(c2)
+    >>> bb = GraphBackbone(keras.Model(inputs, {"P2": c2, "P3": c3}))
+    >>> {k: tuple(v.shape) for k, v in bb.pyramid_outputs.items()}
+    {'P2': (None, 8, 8, 4), 'P3': (None, 4, 4, 8)}
     """
 
     def __init__(self, network, input_scale=1.0, dtype=None, **kwargs):
         if isinstance(network, dict):
             network = keras.saving.deserialize_keras_object(network)
-        if not isinstance(network, keras.Model) or not isinstance(network.output, dict):
+        outputs = getattr(network, "output", None) if isinstance(network, keras.Model) else None
+        levels = sorted((k for k in outputs if k != "output"), key=lambda k: int(k[1:])) \
+            if isinstance(outputs, dict) else []
+        if not levels or not all(k[:1] == "P" and k[1:].isdigit() for k in levels):
             raise TypeError("`network` must be a functional keras.Model returning a dict of "
-                            f"pyramid levels; received network={network!r}")
+                            "pyramid levels 'P2', 'P3', ... (and optionally 'output'); "
+                            f"received network={network!r}")
         if isinstance(input_scale, bool) or not isinstance(input_scale, (int, float)) \
                 or input_scale <= 0:
             raise ValueError(f"`input_scale` must be a positive number; received "
@@ -403,13 +414,13 @@ class ClassifierEncoder(keras_hub.models.FeaturePyramidBackbone):
         x = image_input
         if input_scale != 1.0:
             x = keras.layers.Rescaling(float(input_scale), name="input_scale")(x)
-        pyramid = network(x)
-        last = max(pyramid, key=lambda k: int(k[1:]))
-        super().__init__(inputs=image_input, outputs=pyramid[last], dtype=dtype, **kwargs)
+        features = network(x)
+        output = features["output"] if "output" in features else features[levels[-1]]
+        super().__init__(inputs=image_input, outputs=output, dtype=dtype, **kwargs)
         self.network = network
         self.input_scale = float(input_scale)
         self.image_shape = tuple(network.inputs[0].shape[1:])
-        self.pyramid_outputs = dict(pyramid)
+        self.pyramid_outputs = {k: features[k] for k in levels}
 
     def get_config(self):
         config = super().get_config()
@@ -447,7 +458,7 @@ def encoder_from_classifier(model, image_shape=None, levels=None, input_scale=1.
         **builder_kwargs: arguments of the registered builder when `model` is a name.
 
     Returns:
-        A `ClassifierEncoder` (a `keras_hub.models.FeaturePyramidBackbone`)
+        A `GraphBackbone` (a `keras_hub.models.FeaturePyramidBackbone`)
         for `encoder=` of the detector builders, or `FPNBackbone`.
 
     Raises:
@@ -489,4 +500,4 @@ def encoder_from_classifier(model, image_shape=None, levels=None, input_scale=1.
     network = keras.Model(classifier.inputs[0],
                           {k: classifier.get_layer(v).output for k, v in levels.items()},
                           name=f"{classifier.name}_trunk")
-    return ClassifierEncoder(network, input_scale=input_scale, name=name)
+    return GraphBackbone(network, input_scale=input_scale, name=name)

@@ -290,3 +290,25 @@ def test_retinanet_to_aw_errors():
         retinanet_to_aw(small_detector())  # a keras_aw FPN, not keras-hub's
     with pytest.raises(ValueError, match="identity_start"):
         retinanet_to_aw(hub_retinanet(), identity_start=0.9)
+
+
+def test_constant_attention_start():
+    from keras_aw.convert import constant_attention_start
+
+    det = small_detector({"aw": True})
+    fpn = det.backbone.feature_pyramid
+    convs = (*fpn.lateral_convs.values(), *fpn.output_convs.values())
+    rng = np.random.RandomState(6)
+    inputs = [rng.rand(3, 8, 8, conv.kernel.shape[2]).astype("float32") for conv in convs]
+    # the paper's start varies per sample (batch statistics, as in training)
+    before = to_numpy(convs[0].attention_maps(inputs[0], training=True))
+    assert np.max(np.abs(before - 0.5)) > 1e-2
+    assert constant_attention_start(det, 0.5) is det
+    for conv, source in zip(convs, inputs):
+        for training in (True, False):
+            a = to_numpy(conv.attention_maps(source, training=training))
+            np.testing.assert_allclose(a, 0.5, atol=1e-6, err_msg=conv.name)
+    with pytest.raises(ValueError, match="value"):
+        constant_attention_start(det, 1.0)
+    with pytest.raises(ValueError, match="AWConv2D"):
+        constant_attention_start(small_detector(), 0.5)

@@ -7,6 +7,12 @@
   (need keras-hub).
 - `FPNRetinaNet` and the registered variants (`FPNResNet101`,
   `AWFPNResNet101`, ..., `AWCBAMFPNResNetSmall`): RetinaNet detectors.
+- `encoder_from_classifier`, `GraphBackbone`: a trained classifier as an encoder.
+- `correct_retinanet`, `initialize_retinanet_heads`, `BatchNonMaxSuppression`:
+  keras-hub 0.32's RetinaNet corrected (head biases of the focal-loss paper,
+  `predict` at any batch size on TensorFlow); the builders apply them.
+- `keras_aw.detection.hub.retinanet_to_aw`: a keras-hub RetinaNet (keras-hub's
+  FPN) to AW-FPN with its trained weights and outputs kept.
 - `export_detector`: raw predictions to SavedModel / TFLite, checked for parity.
 - `profile_table2`: parameters and GFLOPs of the Table 2 backbones.
 - `coco`: COCO AP / AP50 / AP75 with pycocotools; `evaluate_detector`.

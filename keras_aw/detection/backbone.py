@@ -9,6 +9,11 @@
   ``min_level``, ``max_level``) and keras-hub's output dict (``"P3"`` ..), so
   it plugs into the detector unchanged. It is keras-hub's `RetinaNetBackbone`
   with our pyramid in place of keras-hub's.
+- `encoder_from_classifier`: any keras_aw classifier (a model, or a ``.keras``
+  file from ``keras-aw train``) as an encoder with its trained weights, the
+  pyramid levels where its strides say (`stride_levels`), wrapped as a
+  `GraphBackbone` (a functional network with named levels as a keras-hub
+  backbone; also what `keras_aw.convert_to_aw` returns for keras-hub backbones).
 
 This module needs keras-hub (``pip install keras-aw[detection]``).
 """

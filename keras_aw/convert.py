@@ -203,7 +203,7 @@ def convert_to_aw(model, select=None, identity_start=True, **awconv_kwargs):
     return new_model
 
 
-def constant_attention_start(model, value=0.5):
+def constant_attention_start(model, value=0.5, rescale_kernel=False):
     """Starts every `AWConv2D` attention of `model` at the constant `value`; returns `model`.
 
     The last BatchNorm of each attention branch gets ``gamma = 0`` and
@@ -212,11 +212,21 @@ def constant_attention_start(model, value=0.5):
     ``gamma`` (at ``value = 0.5`` the sigmoid's slope is largest). The
     paper's initialisation (the default of `AWConv2D`) starts instead at a
     per-sample ``A`` around 0.5 that is the batch-normalised response of a
-    random branch. Kernels are left as they are.
+    random branch.
+
+    With ``rescale_kernel=True`` each kernel is also divided by its starting
+    modulation (``1 + value`` in the residual form, ``value`` otherwise), so
+    that every AW convolution starts computing exactly its plain
+    convolution: the kernel initialiser's variance-preserving scale is kept
+    (the paper's start multiplies every kernel by about 1.5, the features of
+    two AW convolutions in a row by about 2.25). On the detection example
+    this made AW-FPN train like FPN (docs/table2.md).
 
     Args:
-        model: a `keras.Model` or layer holding `AWConv2D` layers.
+        model: a `keras.Model` or layer holding `AWConv2D` layers (untrained:
+            with ``rescale_kernel`` it changes the kernels).
         value: the starting attention, a float in (0, 1).
+        rescale_kernel: bool, divide each kernel by its starting modulation.
 
     Returns:
         `model`, changed in place.
@@ -235,11 +245,16 @@ def constant_attention_start(model, value=0.5):
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < value < 1.0:
         raise ValueError(f"`value` must be a float in (0, 1); received value={value!r}")
+    if not isinstance(rescale_kernel, bool):
+        raise TypeError(f"`rescale_kernel` must be a bool; received rescale_kernel={rescale_kernel!r}")
     layers = [layer for layer in model._flatten_layers() if isinstance(layer, AWConv2D)]
     if not layers:
         raise ValueError(f"{getattr(model, 'name', model)!r} holds no AWConv2D layer")
     for layer in layers:
         _identity_init(layer, float(value), True)
+        if rescale_kernel:
+            modulation = 1.0 + value if layer.residual else value
+            layer.kernel.assign(_copy(layer.kernel) / modulation)
     return model
 
 

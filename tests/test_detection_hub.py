@@ -308,6 +308,16 @@ def test_constant_attention_start():
         for training in (True, False):
             a = to_numpy(conv.attention_maps(source, training=training))
             np.testing.assert_allclose(a, 0.5, atol=1e-6, err_msg=conv.name)
+    # rescale_kernel: each AW convolution then computes its plain convolution
+    conv = convs[1]
+    kernel = to_numpy(conv.kernel).copy()
+    constant_attention_start(det, 0.5, rescale_kernel=True)
+    np.testing.assert_allclose(to_numpy(conv.kernel), kernel / 1.5, rtol=1e-6)
+    plain = keras.layers.Conv2D(conv.filters, conv.kernel_size, padding="same")
+    plain.build(inputs[1].shape)
+    plain.set_weights([kernel, to_numpy(conv.bias)])
+    np.testing.assert_allclose(to_numpy(conv(inputs[1], training=True)),
+                               to_numpy(plain(inputs[1])), atol=1e-5)
     with pytest.raises(ValueError, match="value"):
         constant_attention_start(det, 1.0)
     with pytest.raises(ValueError, match="AWConv2D"):

@@ -8,9 +8,10 @@ convolution an AWConv2D). Each is measured with COCO AP / AP50 / AP75
 (pycocotools) on the held-out test split, and the script prints a
 Table-2-style table.
 
-    python examples/detection.py          # the full run (timing: docs/table2.md)
+    python examples/detection.py          # the full run: 512 s of CPU time (docs/table2.md)
     python examples/detection.py --fast   # a smoke run, under a minute
     python examples/detection.py --output runs/detection   # keeps the .keras files
+    python examples/detection.py --aw-start plain   # AW-FPN started as its plain FPN
 
 The pieces: `keras_aw.applications.SmallCNN` (the classifier),
 `keras_aw.detection.encoder_from_classifier` (its trunk, with its trained
@@ -24,10 +25,13 @@ Exits with status 1 if either detector's AP50 on the test split is below
 `AP50_FLOOR` (full run only).
 
 Needs ``pip install keras-aw[detection]``; any Keras backend (KERAS_BACKEND).
+On CPU use TensorFlow: a detector training step took 0.31 s there and 1.8 s on
+PyTorch (docs/table2.md).
 """
 
 import argparse
 import os
+import resource
 import sys
 import time
 
@@ -161,8 +165,10 @@ def main(argv=None):
             path = os.path.join(args.output, name.lower().replace("-", "_") + ".keras")
             r["model"].save(path)
             print(f"saved {path}")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(f"\nencoder: SmallCNN {pretrain['widths']}, Shapes test accuracy "
-          f"{100 * accuracy:.1f} %; whole script {time.time() - start:.0f} s\n")
+          f"{100 * accuracy:.1f} %; whole script {time.time() - start:.0f} s "
+          f"({usage.ru_utime + usage.ru_stime:.0f} s of CPU time)\n")
     print("| FPN variant | AP | AP50 | AP75 | train time (s) |")
     print("|---|---|---|---|---|")
     for name, r in rows:

@@ -92,7 +92,11 @@ def convert_to_aw(model, select=None, identity_start=True, **awconv_kwargs):
             source layer's).
 
     Returns:
-        A new `keras.Model` of the same kind (Functional or Sequential).
+        A new `keras.Model` of the same kind (Functional or Sequential). A
+        keras-hub `FeaturePyramidBackbone` (e.g. ``keras_hub.models.ResNetBackbone``)
+        becomes a `keras_aw.detection.GraphBackbone` with the same
+        ``pyramid_outputs``, usable wherever the source was (keras-hub's
+        `ImageClassifier`, `RetinaNetBackbone`, keras_aw's detectors).
 
     Raises:
         TypeError: `model` is not a `keras.Model`, `select` is not callable,
@@ -201,7 +205,67 @@ def convert_to_aw(model, select=None, identity_start=True, **awconv_kwargs):
                 _identity_init(new, a0, residual)
         elif source.weights:
             new.set_weights(source.get_weights())
+    if isinstance(getattr(model, "pyramid_outputs", None), dict) and model.pyramid_outputs:
+        # A keras-hub FeaturePyramidBackbone: keep it one (pyramid_outputs, saving).
+        from keras_aw.detection.hub import as_pyramid_backbone
+
+        return as_pyramid_backbone(model, new_model)
     return new_model
+
+
+def constant_attention_start(model, value=0.5, rescale_kernel=False):
+    """Starts every `AWConv2D` attention of `model` at the constant `value`; returns `model`.
+
+    The last BatchNorm of each attention branch gets ``gamma = 0`` and
+    ``beta = logit(value)``, so ``A = value`` for every sample at the start
+    and the per-sample attention grows from there as training moves
+    ``gamma`` (at ``value = 0.5`` the sigmoid's slope is largest). The
+    paper's initialisation (the default of `AWConv2D`) starts instead at a
+    per-sample ``A`` around 0.5 that is the batch-normalised response of a
+    random branch.
+
+    With ``rescale_kernel=True`` each kernel is also divided by its starting
+    modulation (``1 + value`` in the residual form, ``value`` otherwise), so
+    that every AW convolution starts computing exactly its plain
+    convolution: the kernel initialiser's variance-preserving scale is kept
+    (the paper's start multiplies every kernel by about 1.5, the features of
+    two AW convolutions in a row by about 2.25). On the detection example
+    this made AW-FPN train like FPN (docs/table2.md).
+
+    Args:
+        model: a `keras.Model` or layer holding `AWConv2D` layers (untrained:
+            with ``rescale_kernel`` it changes the kernels).
+        value: the starting attention, a float in (0, 1).
+        rescale_kernel: bool, divide each kernel by its starting modulation.
+
+    Returns:
+        `model`, changed in place.
+
+    Raises:
+        ValueError: `value` is not in (0, 1), or `model` holds no `AWConv2D`.
+
+    Example:
+
+    >>> import keras, keras_aw
+    >>> model = keras.Sequential([keras.Input((8, 8, 4)), keras_aw.AWConv2D(4, 3)])
+    >>> model = keras_aw.convert.constant_attention_start(model)
+    >>> a = model.layers[0].attention_maps(keras.random.normal((2, 8, 8, 4)))
+    >>> round(float(keras.ops.min(a)), 3), round(float(keras.ops.max(a)), 3)
+    (0.5, 0.5)
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < value < 1.0:
+        raise ValueError(f"`value` must be a float in (0, 1); received value={value!r}")
+    if not isinstance(rescale_kernel, bool):
+        raise TypeError(f"`rescale_kernel` must be a bool; received rescale_kernel={rescale_kernel!r}")
+    layers = [layer for layer in model._flatten_layers() if isinstance(layer, AWConv2D)]
+    if not layers:
+        raise ValueError(f"{getattr(model, 'name', model)!r} holds no AWConv2D layer")
+    for layer in layers:
+        _identity_init(layer, float(value), True)
+        if rescale_kernel:
+            modulation = 1.0 + value if layer.residual else value
+            layer.kernel.assign(_copy(layer.kernel) / modulation)
+    return model
 
 
 def _copy(variable):

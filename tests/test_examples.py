@@ -82,4 +82,4 @@ def test_detection_fast(capsys, tmp_path):
     rows = re.findall(r"^\| (FPN|AW-FPN) \| (\S+) \| (\S+) \| (\S+) \| (\d+) \|$", out, flags=re.M)
     assert [r[0] for r in rows] == ["FPN", "AW-FPN"], out
     assert all(0.0 <= float(v) <= 100.0 for r in rows for v in r[1:4])
-    assert sorted(os.listdir(tmp_path)) == ["aw_fpn.keras", "fpn.keras"]
+    assert sorted(os.listdir(tmp_path)) == ["aw_fpn.keras", "classifier.keras", "fpn.keras"]

@@ -7,6 +7,12 @@
   (module `keras_aw.detection.backbone`; need keras-hub).
 - `build_retinanet` and the registered variants (`FPNResNet101`,
   `AWFPNResNet101`, ..., `AWCBAMFPNResNetSmall`): RetinaNet detectors.
+- `encoder_from_classifier`, `GraphBackbone`: a trained classifier as an encoder.
+- `correct_retinanet`, `initialize_retinanet_heads`, `BatchNonMaxSuppression`:
+  keras-hub 0.32's RetinaNet corrected (head biases of the focal-loss paper,
+  `predict` at any batch size on TensorFlow); the builders apply them.
+- `keras_aw.detection.hub.retinanet_to_aw`: a keras-hub RetinaNet (keras-hub's
+  FPN) to AW-FPN with its trained weights and outputs kept.
 - `export_detector`: raw predictions to SavedModel / TFLite, checked for parity.
 - `profile_table2`: parameters and GFLOPs of the Table 2 backbones.
 - `coco_metrics`, `evaluate_detector`: COCO AP / AP50 / AP75 with pycocotools.
@@ -30,10 +36,13 @@ from keras_aw.detection.detectors import *  # noqa: F401,F403  (the named detect
 from keras_aw.detection.detectors import build_encoder, build_retinanet
 from keras_aw.detection.export import DetectorExport, export_detector
 from keras_aw.detection.fpn import FeaturePyramid
+from keras_aw.detection.heads import initialize_retinanet_heads
 from keras_aw.detection.profile import format_table2_profile, profile_table2
 
 _HUB_NAMES = ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone", "resnet_pyramid_outputs",
-              "mobilenet_pyramid_outputs")
+              "mobilenet_pyramid_outputs", "GraphBackbone", "encoder_from_classifier",
+              "stride_levels")
+_UPSTREAM_NAMES = ("BatchNonMaxSuppression", "correct_retinanet")
 _COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections", "check_targets",
                "to_xyxy")
 
@@ -46,18 +55,23 @@ class _LoadedWithBackbone:
     registers the real class in this one's place) and builds the real object.
     """
 
-    def __init__(self, name):
+    def __init__(self, name, module="backbone"):
         self.__name__ = name
+        self.module = module
 
     def from_config(self, config):
-        from keras_aw.detection import backbone
+        import importlib
 
-        return getattr(backbone, self.__name__).from_config(config)
+        module = importlib.import_module(f"keras_aw.detection.{self.module}")
+        return getattr(module, self.__name__).from_config(config)
 
 
-for _name in ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone"):
-    keras.saving.get_custom_objects().setdefault(f"keras_aw>{_name}", _LoadedWithBackbone(_name))
-del _name
+for _name, _module in (("ResNetEncoder", "backbone"), ("MobileNetEncoder", "backbone"),
+                       ("FPNBackbone", "backbone"), ("GraphBackbone", "backbone"),
+                       ("BatchNonMaxSuppression", "upstream")):
+    keras.saving.get_custom_objects().setdefault(f"keras_aw>{_name}",
+                                                 _LoadedWithBackbone(_name, _module))
+del _name, _module
 
 
 def __getattr__(name):
@@ -65,6 +79,10 @@ def __getattr__(name):
         from keras_aw.detection import backbone
 
         return getattr(backbone, name)
+    if name in _UPSTREAM_NAMES:
+        from keras_aw.detection import upstream
+
+        return getattr(upstream, name)
     if name in _COCO_NAMES:
         from keras_aw.detection import evaluation
 
@@ -73,8 +91,9 @@ def __getattr__(name):
 
 
 __all__ = ["FeaturePyramid", "build_retinanet", "build_encoder", "export_detector",
+           "initialize_retinanet_heads",
            "DetectorExport", "profile_table2", "format_table2_profile",
-           *_HUB_NAMES, *_COCO_NAMES, *detectors.MODELS]
+           *_HUB_NAMES, *_UPSTREAM_NAMES, *_COCO_NAMES, *detectors.MODELS]
 
 
 def __dir__():

@@ -9,6 +9,11 @@
   ``min_level``, ``max_level``) and keras-hub's output dict (``"P3"`` ..), so
   it plugs into the detector unchanged. It is keras-hub's `RetinaNetBackbone`
   with our pyramid in place of keras-hub's.
+- `encoder_from_classifier`: any keras_aw classifier (a model, or a ``.keras``
+  file from ``keras-aw train``) as an encoder with its trained weights, the
+  pyramid levels where its strides say (`stride_levels`), wrapped as a
+  `GraphBackbone` (a functional network with named levels as a keras-hub
+  backbone; also what `keras_aw.convert_to_aw` returns for keras-hub backbones).
 
 This module needs keras-hub (``pip install keras-aw[detection]``).
 """
@@ -258,3 +263,246 @@ class FPNBackbone(keras_hub.models.FeaturePyramidBackbone):
         return super().from_config(config)
 
 
+
+
+# --- any keras_aw classifier as a detector's encoder ------------------------------------
+
+
+def _spatial_size(tensor, data_format):
+    shape = tuple(tensor.shape)
+    if len(shape) != 4:
+        return None
+    return shape[1:3] if data_format == "channels_last" else shape[2:4]
+
+
+def stride_levels(model, data_format="channels_last"):
+    """``{"P1": layer name, ...}``: the last layer of `model` at each stride ``2**i``.
+
+    The stride of a layer is the image size over its output's spatial size
+    (both from the model's static shapes, so the model needs a known image
+    size). Layers are taken in the functional graph's order, so the last one
+    at a stride is where the network leaves that resolution (e.g. a ResNet
+    stage's output, or the ReLU before a max pool).
+
+    Args:
+        model: a functional `keras.Model` with one 4-D image input of static size.
+        data_format: "channels_last" or "channels_first".
+
+    Returns:
+        A dict from level name ``"P{i}"`` (``i >= 1``) to layer name.
+
+    Raises:
+        ValueError: the image size is not static.
+
+    Example:
+
+    >>> from keras_aw.applications import SmallCNN
+    >>> stride_levels(SmallCNN((32, 32, 3), widths=(8, 8, 8)))
+    {'P1': 'block2_relu', 'P2': 'block3_relu', 'P3': 'block3_pool'}
+    """
+    size = _spatial_size(model.inputs[0], data_format)
+    if size is None or None in size:
+        raise ValueError(
+            "the classifier needs a static image size to find its strides; its input "
+            f"shape is {tuple(model.inputs[0].shape)} (pass `image_shape=`)"
+        )
+    levels = {}
+    for layer in model.layers:
+        try:
+            outputs = layer.output
+        except (AttributeError, ValueError):  # a layer called more than once
+            continue
+        if not hasattr(outputs, "shape"):
+            continue
+        out = _spatial_size(outputs, data_format)
+        if out is None or None in out or min(out) < 1:
+            continue
+        if size[0] % out[0] or size[1] % out[1] or size[0] // out[0] != size[1] // out[1]:
+            continue
+        stride = size[0] // out[0]
+        level = stride.bit_length() - 1
+        if level >= 1 and stride == 2**level:
+            levels[f"P{level}"] = layer.name
+    return dict(sorted(levels.items(), key=lambda kv: int(kv[0][1:])))
+
+
+def _load_classifier(model, image_shape, builder_kwargs):
+    if isinstance(model, keras.Model):
+        return model
+    if isinstance(model, str) and model.endswith(".keras"):
+        import os
+
+        if not os.path.isfile(model):
+            raise ValueError(f"`model` names no .keras file: {model!r}")
+        try:
+            return keras.saving.load_model(model, compile=False)
+        except Exception as e:  # noqa: BLE001 - Keras raises many types
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"cannot load the classifier {model!r}: {first}") from e
+    if isinstance(model, str):
+        from keras_aw import registry
+
+        if image_shape is None:
+            raise ValueError(f"building the registered classifier {model!r} needs `image_shape`")
+        return registry.create_model(model, input_shape=tuple(image_shape), **builder_kwargs)
+    raise TypeError(
+        "`model` must be a keras.Model, a .keras file path or a registered classifier "
+        f"name; received model={model!r}"
+    )
+
+
+def _at_image_shape(model, image_shape):
+    """`model` rebuilt from its config for images of `image_shape`, with its weights."""
+    current = tuple(model.inputs[0].shape[1:])
+    if image_shape is None or tuple(image_shape) == current:
+        return model
+    if len(model.inputs) != 1:
+        raise ValueError(f"the classifier must have one image input; it has {len(model.inputs)}")
+    config = model.get_config()
+    input_layers = [layer for layer in config["layers"] if layer["class_name"] == "InputLayer"]
+    if len(input_layers) != 1:
+        raise ValueError("the classifier must be a functional model with one InputLayer to be "
+                         f"rebuilt for image_shape={tuple(image_shape)}")
+    input_layers[0]["config"]["batch_shape"] = (None, *image_shape)
+    rebuilt = model.__class__.from_config(config)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
+
+
+@keras.saving.register_keras_serializable(package="keras_aw")
+class GraphBackbone(keras_hub.models.FeaturePyramidBackbone):
+    """A functional network with named feature maps as a keras-hub `FeaturePyramidBackbone`.
+
+    Holds ``network``, a functional model from the image to a dict of
+    ``"P{i}"`` feature maps (stride ``2**i``) and, optionally, ``"output"``
+    (the backbone's own output; the deepest level if absent), and exposes the
+    levels as keras-hub's ``pyramid_outputs``. So a classifier's trunk
+    (`encoder_from_classifier`) or a converted keras-hub backbone
+    (`keras_aw.convert_to_aw`) is usable wherever keras-hub takes a backbone:
+    `FPNBackbone`, keras-hub's `RetinaNetBackbone`,
+    `keras_hub.models.ImageClassifier`. Saves and loads as a `.keras` file.
+
+    Args:
+        network: the functional model (or its serialized form).
+        input_scale: factor applied to the images before `network` (e.g. 255
+            for a classifier that takes 0-255 pixels inside a detector fed
+            [0, 1] images); 1.0 applies none.
+        dtype: dtype or `keras.DTypePolicy`.
+        **kwargs: `keras_hub.models.Backbone` arguments (`name`, ...).
+
+    Example:
+
+    >>> import keras
+    >>> inputs = keras.Input((32, 32, 3))
+    >>> c2 = keras.layers.Conv2D(4, 3, strides=4, padding="same")(inputs)
+    >>> c3 = keras.layers.Conv2D(8, 3, strides=2, padding="same")(c2)
+    >>> bb = GraphBackbone(keras.Model(inputs, {"P2": c2, "P3": c3}))
+    >>> {k: tuple(v.shape) for k, v in bb.pyramid_outputs.items()}
+    {'P2': (None, 8, 8, 4), 'P3': (None, 4, 4, 8)}
+    """
+
+    def __init__(self, network, input_scale=1.0, dtype=None, **kwargs):
+        if isinstance(network, dict):
+            network = keras.saving.deserialize_keras_object(network)
+        outputs = getattr(network, "output", None) if isinstance(network, keras.Model) else None
+        levels = sorted((k for k in outputs if k != "output"), key=lambda k: int(k[1:])) \
+            if isinstance(outputs, dict) else []
+        if not levels or not all(k[:1] == "P" and k[1:].isdigit() for k in levels):
+            raise TypeError("`network` must be a functional keras.Model returning a dict of "
+                            "pyramid levels 'P2', 'P3', ... (and optionally 'output'); "
+                            f"received network={network!r}")
+        if isinstance(input_scale, bool) or not isinstance(input_scale, (int, float)) \
+                or input_scale <= 0:
+            raise ValueError(f"`input_scale` must be a positive number; received "
+                             f"input_scale={input_scale!r}")
+        image_input = keras.layers.Input(tuple(network.inputs[0].shape[1:]), name="images")
+        x = image_input
+        if input_scale != 1.0:
+            x = keras.layers.Rescaling(float(input_scale), name="input_scale")(x)
+        features = network(x)
+        output = features["output"] if "output" in features else features[levels[-1]]
+        super().__init__(inputs=image_input, outputs=output, dtype=dtype, **kwargs)
+        self.network = network
+        self.input_scale = float(input_scale)
+        self.image_shape = tuple(network.inputs[0].shape[1:])
+        self.pyramid_outputs = {k: features[k] for k in levels}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(network=keras.saving.serialize_keras_object(self.network),
+                      input_scale=self.input_scale)
+        return config
+
+
+def encoder_from_classifier(model, image_shape=None, levels=None, input_scale=1.0,
+                            min_level=1, max_level=5, name="image_encoder", **builder_kwargs):
+    """Any keras_aw classifier (with its trained weights) as a detector's image encoder.
+
+    The pyramid levels are taken where the network's strides say: level ``i``
+    is the output of the last layer whose output is ``2**i`` times smaller than
+    the image (`stride_levels`). Everything after the deepest level (global
+    pooling, the classifier) is dropped; the weights are the classifier's own
+    (shared with `model` when it is given as a model at the same image size).
+
+    Args:
+        model: a classifier `keras.Model` (e.g. from a registered builder or
+            `keras_aw_tools.training.build_model`, rescaling layer included),
+            the path of a `.keras` file written by ``keras-aw train``, or a
+            registered classifier name (built with random weights, for tests).
+        image_shape: (H, W, C) of the detector's images. Defaults to the
+            classifier's own; another size rebuilds the classifier from its
+            config for that size and copies its weights (convolutional weights
+            do not depend on the image size).
+        levels: optional dict ``{"P3": layer name, ...}`` overriding the
+            stride search.
+        input_scale: factor applied to the detector's images before the
+            classifier (e.g. ``255.0`` for a ``keras-aw train`` classifier, which
+            takes 0-255 pixels, inside a detector fed [0, 1] images).
+        min_level, max_level: the levels kept (of those found).
+        name: the encoder's name.
+        **builder_kwargs: arguments of the registered builder when `model` is a name.
+
+    Returns:
+        A `GraphBackbone` (a `keras_hub.models.FeaturePyramidBackbone`)
+        for `encoder=` of the detector builders, or `FPNBackbone`.
+
+    Raises:
+        TypeError: `model` is none of the above.
+        ValueError: an unreadable file, a layer name not in the model, no level
+            in ``[min_level, max_level]``, or an input of unknown size.
+
+    Example:
+
+    >>> from keras_aw.applications import SmallCNN
+    >>> cnn = SmallCNN((32, 32, 3), widths=(8, 16, 16, 16, 16))
+    >>> enc = encoder_from_classifier(cnn, image_shape=(64, 64, 3), min_level=3)
+    >>> {k: tuple(v.shape) for k, v in enc.pyramid_outputs.items()}
+    {'P3': (None, 8, 8, 16), 'P4': (None, 4, 4, 16), 'P5': (None, 2, 2, 16)}
+    """
+    classifier = _load_classifier(model, image_shape, builder_kwargs)
+    if not isinstance(classifier, keras.Model) or not hasattr(classifier, "layers") \
+            or len(classifier.inputs) != 1:
+        raise TypeError("`model` must be a functional classifier with one image input; "
+                        f"received model={model!r}")
+    if image_shape is not None:
+        image_shape = _image_shape(image_shape, "channels_last")
+    classifier = _at_image_shape(classifier, image_shape)
+    data_format = "channels_last" if classifier.inputs[0].shape[-1] in (1, 3, 4) \
+        else "channels_first"
+    if levels is None:
+        found = stride_levels(classifier, data_format)
+        levels = {k: v for k, v in found.items() if min_level <= int(k[1:]) <= max_level}
+    if not isinstance(levels, dict) or not levels:
+        raise ValueError(
+            f"no pyramid level in P{min_level}..P{max_level} found in {classifier.name!r} "
+            f"(its strides give {stride_levels(classifier, data_format)}); pass `levels=` "
+            "or another image_shape"
+        )
+    names = {layer.name for layer in classifier.layers}
+    unknown = {k: v for k, v in levels.items() if v not in names}
+    if unknown:
+        raise ValueError(f"`levels` names layers not in {classifier.name!r}: {unknown}")
+    network = keras.Model(classifier.inputs[0],
+                          {k: classifier.get_layer(v).output for k, v in levels.items()},
+                          name=f"{classifier.name}_trunk")
+    return GraphBackbone(network, input_scale=input_scale, name=name)

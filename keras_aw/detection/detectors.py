@@ -130,6 +130,7 @@ def build_retinanet(
     """
     keras_hub = require_keras_hub()
     from keras_aw.detection.backbone import FPNBackbone
+    from keras_aw.detection.upstream import correct_retinanet
 
     check_positive_int("num_classes", num_classes)
     if isinstance(head_conv_layers, bool) or not isinstance(head_conv_layers, int) \
@@ -150,11 +151,12 @@ def build_retinanet(
         bounding_box_format=bounding_box_format, from_logits=True,
         confidence_threshold=confidence_threshold, max_detections=max_detections,
     )
-    return keras_hub.models.RetinaNetObjectDetector(
+    # keras-hub 0.32's head biases and NMS under a TF retrace: see upstream.py.
+    return correct_retinanet(keras_hub.models.RetinaNetObjectDetector(
         backbone=backbone, num_classes=num_classes, bounding_box_format=bounding_box_format,
         anchor_generator=anchors, pre_logits_num_conv_layers=head_conv_layers,
         prediction_decoder=decoder, dtype=dtype, name=name,
-    )
+    ))
 
 
 # --- the named detectors: a table of data, one written function per name ---------

@@ -42,6 +42,7 @@ from keras_aw.applications import SmallCNN
 from keras_aw.convert import constant_attention_start
 from keras_aw.datasets import shapes
 from keras_aw.detection import build_retinanet, encoder_from_classifier, evaluate_detector
+from keras_aw.vocabulary import DETECTOR_INPUT_SCALE  # detectors take [0, 1]; classifiers 0-255
 from keras_aw_tools import recipe as training_recipe
 
 AP50_FLOOR = 0.50  # the AP50s measured were 0.81 (FPN) and 0.71 (AW-FPN): docs/table2.md
@@ -57,8 +58,6 @@ FAST_PRETRAIN = dict(PRETRAIN, num_train=256, num_test=64, epochs=1)
 FAST = dict(RECIPE, num_train=64, num_test=32, epochs=1)
 DETECTOR = dict(min_level=3, max_level=5, filters=32, head_conv_layers=1, anchor_size=2.0)
 DATA = dict(max_objects=3, min_size=12, max_size=32)
-#: Images enter the detectors scaled to [0, 1]; the classifier takes 0-255 pixels.
-from keras_aw.vocabulary import DETECTOR_INPUT_SCALE  # noqa: E402
 
 
 def training_batches(x, y, batch_size, seed):

@@ -2,7 +2,7 @@
 
 The protocol (written and committed before any of its runs; docs/table2.md restates it):
 
-- Variants: FPN, AW-FPN, SE-FPN, AW-SE-FPN (`FPNRetinaNet` with aw / attention; AW in the
+- Variants: FPN, AW-FPN, SE-FPN, AW-SE-FPN (`build_retinanet` with aw / attention; AW in the
   paper's form: `AWConv2D`'s own initialisation, residual, reduction 16).
 - Seeds 0, 1, 2. For each seed s: the SmallCNN encoder is pretrained once with seed s
   (examples/detection.py's `PRETRAIN`), then the four detectors are trained with seed s on
@@ -60,7 +60,7 @@ def run_one(variant, seed, classifier, fast):
 
     import detection as ex
     from keras_aw.datasets import shapes
-    from keras_aw.detection import FPNRetinaNet, encoder_from_classifier, evaluate_detector
+    from keras_aw.detection import build_retinanet, encoder_from_classifier, evaluate_detector
 
     recipe = dict(ex.FAST if fast else ex.RECIPE)
     size = recipe["image_size"]
@@ -73,7 +73,7 @@ def run_one(variant, seed, classifier, fast):
     keras.utils.set_random_seed(seed)
     encoder = encoder_from_classifier(classifier, image_shape=(size, size, 3),
                                       input_scale=1.0 / ex.DETECTOR_INPUT_SCALE)
-    model = FPNRetinaNet(encoder, shapes.NUM_CLASSES, (size, size, 3), **VARIANTS[variant],
+    model = build_retinanet(encoder, shapes.NUM_CLASSES, (size, size, 3), **VARIANTS[variant],
                          **ex.DETECTOR)
     steps = recipe["epochs"] * int(np.ceil(len(x) / recipe["batch_size"]))
     model.compile(optimizer=keras.optimizers.Adam(

@@ -39,7 +39,7 @@ def main(argv=None):
     import detection as ex
     from keras_aw.convert import constant_attention_start
     from keras_aw.datasets import shapes
-    from keras_aw.detection import FPNRetinaNet, encoder_from_classifier, evaluate_detector
+    from keras_aw.detection import build_retinanet, encoder_from_classifier, evaluate_detector
     from keras_aw.layers import AWConv2D
 
     recipe, seed, size = ex.RECIPE, 0, ex.RECIPE["image_size"]
@@ -52,7 +52,7 @@ def main(argv=None):
     keras.utils.set_random_seed(seed)
     encoder = encoder_from_classifier(classifier, image_shape=(size, size, 3),
                                       input_scale=1.0 / ex.DETECTOR_INPUT_SCALE)
-    model = FPNRetinaNet(encoder, shapes.NUM_CLASSES, (size, size, 3),
+    model = build_retinanet(encoder, shapes.NUM_CLASSES, (size, size, 3),
                          aw=start_name != "fpn", **ex.DETECTOR)
     if start_name in ("constant", "plain"):
         constant_attention_start(model, 0.5, rescale_kernel=start_name == "plain")

@@ -122,6 +122,11 @@ def build_parser():
     p.add_argument("--cpu-devices", type=_positive_int, default=None,
                    help="split the CPU into N virtual devices (to try --distribute "
                    "without GPUs)")
+    p.add_argument("--encoder-weights", default=None, metavar="CLASSIFIER.keras",
+                   help="detectors: a classifier trained with keras-aw train (e.g. on the "
+                   "Shapes classification set) whose trunk and weights become the encoder, "
+                   "pyramid levels taken where its strides say (the paper's pretrained "
+                   "backbone)")
     p.add_argument("--learning-rate", type=_positive_float, default=2e-3,
                    help="Adam learning rate at the start of the cosine decay (default 2e-3)")
     p.add_argument("--num-train", type=_positive_int, default=10000,
@@ -298,7 +303,7 @@ def cmd_train(args):
         learning_rate=args.learning_rate, num_train=args.num_train, num_test=args.num_test,
         seed=args.seed, verbose=args.verbose, job_addresses=args.job_addresses,
         num_processes=args.num_processes, process_id=args.process_id,
-        sync_batchnorm=args.sync_batchnorm,
+        sync_batchnorm=args.sync_batchnorm, encoder_weights=args.encoder_weights,
     )
     cluster = devices.current_cluster()
     if cluster is not None:

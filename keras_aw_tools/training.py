@@ -36,6 +36,7 @@ Example:
 """
 
 import copy
+import os
 import shutil
 import tempfile
 from typing import Callable, NamedTuple
@@ -49,6 +50,7 @@ from keras_aw.deploy import is_detector
 from keras_aw.devices import distribution, precision
 from keras_aw.utils.files import load_model_file
 from keras_aw._validation import check_positive_int
+from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
 from keras_aw_tools import recipe
 from keras_aw_tools.runs import RunDirectory, RunRecorder, load_checkpoint
 
@@ -100,8 +102,9 @@ class Task(NamedTuple):
         load_data: ``(dataset, image_size, batch_size, num_train, num_test, seed,
             training, drop_remainder, repeat, shuffle_seed) -> dict`` with
             "train" (training only), "test", "num_classes", "class_names".
-        new_model: ``(spec, image_size, num_classes, learning_rate) -> model``,
-            built and compiled with `keras_aw_tools.recipe`.
+        new_model: ``(spec, image_size, num_classes, learning_rate,
+            encoder_weights=None) -> model``, built and compiled with
+            `keras_aw_tools.recipe`.
         evaluate: ``(model, data, dataset, batch_size, verbose) -> dict`` of metrics.
         metrics: the metrics a training run records.
     """
@@ -119,7 +122,10 @@ def _classification_data(dataset, image_size, batch_size, num_train, num_test, s
                      training=training, drop_remainder=drop_remainder, repeat=repeat)
 
 
-def _new_classifier(spec, image_size, num_classes, learning_rate):
+def _new_classifier(spec, image_size, num_classes, learning_rate, encoder_weights=None):
+    if encoder_weights is not None:
+        raise ValueError(f"{spec} is a classifier: `encoder_weights` (a pretrained encoder) is "
+                         f"for detectors; received encoder_weights={encoder_weights!r}")
     return recipe.compile_classifier(build_model(spec, (image_size, image_size, 3), num_classes),
                                      learning_rate)
 
@@ -146,10 +152,18 @@ def _detection_data(dataset, image_size, batch_size, num_train, num_test, seed, 
                                shuffle_seed=shuffle_seed)
 
 
-def _new_detector(spec, image_size, num_classes, learning_rate):
+def _new_detector(spec, image_size, num_classes, learning_rate, encoder_weights=None):
+    image_shape = (image_size, image_size, 3)
+    kwargs = {}
+    if encoder_weights is not None:
+        # The paper's way: an encoder pretrained as a classifier (e.g. `keras-aw train` on
+        # the Shapes classification set), its pyramid levels where its strides say.
+        from keras_aw.detection import encoder_from_classifier
+
+        kwargs["encoder"] = encoder_from_classifier(
+            encoder_weights, image_shape=image_shape, input_scale=1.0 / DETECTOR_INPUT_SCALE)
     return recipe.compile_detector(
-        spec.build(num_classes=num_classes, image_shape=(image_size, image_size, 3)),
-        learning_rate)
+        spec.build(num_classes=num_classes, image_shape=image_shape, **kwargs), learning_rate)
 
 
 def _evaluate_detector(model, data, dataset, batch_size, verbose):
@@ -212,6 +226,7 @@ def train(
     process_id=None,
     sync_batchnorm=False,
     callbacks=None,
+    encoder_weights=None,
 ):
     """Trains a registered model, recording the run in `output` after every epoch.
 
@@ -245,6 +260,12 @@ def train(
             attention BatchNorms included) on TensorFlow; always so on JAX under
             a cluster or `distribute`; refused on PyTorch.
         callbacks: extra Keras callbacks for `fit`.
+        encoder_weights: detectors only: a classifier's `.keras` file (e.g. from
+            `keras-aw train` on the Shapes classification set, whose images are 0-255
+            pixels) whose trunk, with its trained weights, becomes the detector's
+            encoder in place of the family's (see
+            `keras_aw.detection.encoder_from_classifier`); ignored on resume, where
+            the checkpoint holds the whole detector.
 
     Returns:
         A dict: paths ("model", "checkpoint", "history", "curve"),
@@ -288,7 +309,10 @@ def train(
                      "class_names": data["class_names"], "batch_size": batch_size,
                      "mixed_precision": bool(mixed_precision), "metrics": list(task.metrics),
                      "epochs_done": 0, "history": []}
-            net = task.new_model(spec, image_size, data["num_classes"], learning_rate)
+            net = task.new_model(spec, image_size, data["num_classes"], learning_rate,
+                                 encoder_weights=encoder_weights)
+            if encoder_weights is not None:
+                state["encoder_weights"] = os.path.abspath(encoder_weights)
         else:
             net = load_checkpoint(run.checkpoint)
         if sync_batchnorm:

@@ -486,3 +486,44 @@ def test_profile_table2(capsys, monkeypatch):
     assert [r[5:] for r in rows][:2] == [["37.13", "58.28", "40.29"], ["37.76", "59.17", "40.91"]]
     fpn_params = [float(r[3]) for r in rows]
     assert fpn_params[1] > fpn_params[0] and fpn_params[3] > fpn_params[2]  # AW adds its branch
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="the CLI's detector wiring is the same on every "
+                    "backend; it runs once, under PyTorch (keras-hub's RetinaNet compiles its "
+                    "train step for minutes on TensorFlow and JAX)")
+def test_detector_trains_on_a_pretrained_encoder(tmp_path, capsys):
+    """`--encoder-weights`: a classifier from `keras-aw train` becomes the detector's encoder."""
+    pytest.importorskip("keras_hub")
+    from keras_aw_tools.runs import load_checkpoint
+
+    cls_dir, det_dir = tmp_path / "cls", tmp_path / "det"
+    # MobileNet reaches stride 32 (P5), which RetinaNet's P3-P7 pyramid needs.
+    code, out, err = run(capsys, "train", "--model", "MobileNet", "--epochs", "1", "--image-size",
+                         "32", "--num-train", "32", "--num-test", "8", "--batch-size", "16",
+                         "--verbose", "0", "--output", cls_dir)
+    assert code == 0, err
+    # A classifier's weights are refused for a classifier, naming the argument.
+    code, out, err = run(capsys, "train", "--model", "SmallCNN", "--epochs", "1",
+                         "--encoder-weights", cls_dir / "model.keras", "--output",
+                         tmp_path / "x", "--num-train", "16", "--num-test", "8")
+    assert_one_line_error(code, err, "encoder_weights")
+    # A learning rate of 1e-9 leaves the encoder's weights where the classifier had them.
+    code, out, err = run(capsys, "train", "--model", "AWFPNResNetSmall", "--epochs", "1",
+                         "--image-size", "128", "--num-train", "4", "--num-test", "4",
+                         "--batch-size", "4", "--learning-rate", "1e-9", "--verbose", "0",
+                         "--encoder-weights", cls_dir / "model.keras", "--output", det_dir)
+    assert code == 0, err
+    classifier = load_checkpoint(cls_dir / "model.keras")
+    detector = load_checkpoint(det_dir / "model.keras")
+    kernels = {w.path.split("/")[-2]: keras.ops.convert_to_numpy(w)
+               for w in classifier.weights if w.path.endswith("kernel")}
+    encoder = detector.backbone.image_encoder
+    found = 0
+    for w in encoder.weights:
+        layer = w.path.split("/")[-2]
+        if w.path.endswith("kernel") and layer in kernels:
+            np.testing.assert_allclose(keras.ops.convert_to_numpy(w), kernels[layer], atol=1e-6)
+            found += 1
+    assert found >= 5, [w.path for w in encoder.weights][:10]  # every stage's convolution
+    with open(det_dir / "state.json") as f:
+        assert json.load(f)["encoder_weights"] == os.path.abspath(cls_dir / "model.keras")

@@ -197,11 +197,16 @@ MODELS = {
 
 
 def _build(name, num_classes, image_shape, kwargs):
-    """Builds the named detector of `MODELS`; its name defaults to the lower-case name."""
+    """Builds the named detector of `MODELS`; its name defaults to the lower-case name.
+
+    An ``encoder=`` in `kwargs` (e.g. `encoder_from_classifier` of a pretrained
+    classifier) replaces the family's named encoder; the pyramid stays the variant's.
+    """
     _, variant, fixed, _ = MODELS[name]
     kwargs.setdefault("name", name.lower())
+    encoder = kwargs.pop("encoder", fixed["encoder"])
     arguments = {k: v for k, v in variant_arguments(variant).items() if v}
-    return build_retinanet(fixed["encoder"], num_classes, image_shape, **arguments, **kwargs)
+    return build_retinanet(encoder, num_classes, image_shape, **arguments, **kwargs)
 
 
 def FPNResNet101(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):

@@ -1,0 +1,111 @@
+"""Every registered model, as timm tests its models: parametrised over `keras_aw.list_models()`.
+
+A model registered later is tested without editing this file. Each one is built at a small
+input and run forward; the small families also take a training step and a `.keras` round
+trip. What is expected comes from outside the model: the output shape from the builder's
+arguments, the attention layers from the registry's variant (SPEC §3: AW variants hold
+`AWConv2D`, SE variants `SqueezeExcite`, CBAM variants `CBAM`, plain ones none of them).
+
+Under PyTorch (the fastest eager backend) every registered model runs, ResNet152 and the
+18 detectors included; TensorFlow and JAX run one model of each variant per classifier
+family of the small sizes, which is what can differ by backend.
+"""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import keras_aw
+from helpers import BACKEND, randomize_batchnorm, to_numpy
+
+CLASSIFIERS = keras_aw.list_models(task="classification")
+DETECTORS = keras_aw.list_models(task="detection")
+#: Families whose members also train one step and round-trip through `.keras` on every run.
+SMALL_FAMILIES = ("resnet50", "mobilenet", "small_cnn")
+ATTENTION_LAYERS = ("AWConv2D", "SqueezeExcite", "CBAM")
+CLASSES = 5
+
+if BACKEND == "torch":
+    CLASSIFIER_CASES, DETECTOR_CASES = CLASSIFIERS, DETECTORS
+else:
+    CLASSIFIER_CASES = [n for n in CLASSIFIERS if keras_aw.model_info(n).family
+                        in ("mobilenet", "small_cnn")]
+    DETECTOR_CASES = []
+
+
+def expected_layer_kinds(variant):
+    """The attention layer classes a variant's network must hold (from the variant's name)."""
+    kinds = set()
+    if variant.startswith("aw"):
+        kinds.add("AWConv2D")
+    if variant.endswith("se"):
+        kinds.add("SqueezeExcite")
+    if variant.endswith("cbam"):
+        kinds.add("CBAM")
+    return kinds
+
+
+def layer_kinds(model):
+    return {type(l).__name__ for l in model._flatten_layers(include_self=False, recursive=True)
+            if type(l).__name__ in ATTENTION_LAYERS}
+
+
+def small_kwargs(info):
+    kwargs = {"input_shape": (32, 32, 3), "classes": CLASSES}
+    if info.family == "mobilenet":
+        kwargs["alpha"] = 0.25
+    return kwargs
+
+
+@pytest.mark.parametrize("name", CLASSIFIER_CASES)
+def test_registered_classifier(name, tmp_path):
+    info = keras_aw.model_info(name)
+    keras.utils.set_random_seed(0)
+    model = keras_aw.create_model(name, **small_kwargs(info))
+    assert layer_kinds(model) == expected_layer_kinds(info.variant), name
+
+    # Four samples: a BatchNorm over two samples of a 1x1 map outputs +-1 whatever its input,
+    # which would leave the attention branches before it without a gradient.
+    x = np.random.RandomState(0).uniform(-1, 1, (4, 32, 32, 3)).astype("float32")
+    randomize_batchnorm(model)
+    y = to_numpy(model(x, training=False))
+    assert y.shape == (4, CLASSES)
+    np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-5)  # softmax probabilities
+    assert np.all(y >= 0)
+    if info.family not in SMALL_FAMILIES:
+        return
+
+    path = os.path.join(str(tmp_path), "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(to_numpy(loaded(x, training=False)), y, rtol=1e-5, atol=1e-6)
+
+    weights = {w.path: to_numpy(w).copy() for w in model.trainable_weights}
+    model.compile(optimizer=keras.optimizers.SGD(0.05),
+                  loss=keras.losses.SparseCategoricalCrossentropy())
+    logs = model.train_on_batch(x, np.array([0, 1, 2, 3]), return_dict=True)
+    assert np.isfinite(logs["loss"])
+    changed = {w.path for w in model.trainable_weights
+               if not np.allclose(to_numpy(w), weights[w.path])}
+    attention_weights = {w.path for l in model._flatten_layers(include_self=False)
+                         if type(l).__name__ in ATTENTION_LAYERS for w in l.trainable_weights}
+    assert attention_weights <= changed, sorted(attention_weights - changed)[:3]
+
+
+@pytest.mark.parametrize("name", DETECTOR_CASES)
+def test_registered_detector(name):
+    pytest.importorskip("keras_hub")
+    info = keras_aw.model_info(name)
+    keras.utils.set_random_seed(0)
+    size = 128  # RetinaNet's coarsest level, P7, is 1/128 of the image
+    model = keras_aw.create_model(name, num_classes=CLASSES, image_shape=(size, size, 3),
+                                  filters=16, head_conv_layers=1)
+    assert layer_kinds(model.backbone.feature_pyramid) == expected_layer_kinds(info.variant)
+    x = np.random.RandomState(0).uniform(0, 1, (1, size, size, 3)).astype("float32")
+    raw = model(x, training=False)
+    anchors = sum((size // 2**level) ** 2 for level in range(3, 8)) * 9  # 3 scales x 3 ratios
+    assert tuple(raw["bbox_regression"].shape) == (1, anchors, 4)
+    assert tuple(raw["cls_logits"].shape) == (1, anchors, CLASSES)
+    assert np.all(np.isfinite(to_numpy(raw["cls_logits"])))

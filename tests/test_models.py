@@ -89,9 +89,12 @@ def test_registered_classifier(name, tmp_path):
     assert np.isfinite(logs["loss"])
     changed = {w.path for w in model.trainable_weights
                if not np.allclose(to_numpy(w), weights[w.path])}
-    attention_weights = {w.path for l in model._flatten_layers(include_self=False)
-                         if type(l).__name__ in ATTENTION_LAYERS for w in l.trainable_weights}
-    assert attention_weights <= changed, sorted(attention_weights - changed)[:3]
+    # Every attention layer trains (a ReLU unit of a narrow SE may be dead for this batch,
+    # so the check is per layer, not per weight).
+    frozen = [l.name for l in model._flatten_layers(include_self=False)
+              if type(l).__name__ in ATTENTION_LAYERS
+              and not {w.path for w in l.trainable_weights} & changed]
+    assert not frozen, frozen
 
 
 @pytest.mark.parametrize("name", DETECTOR_CASES)

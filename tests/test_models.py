@@ -8,7 +8,7 @@ arguments, the attention layers from the registry's variant (SPEC §3: AW varian
 
 Under PyTorch (the fastest eager backend) every registered model runs, ResNet152 and the
 18 detectors included; TensorFlow and JAX run one model of each variant per classifier
-family of the small sizes, which is what can differ by backend.
+family of the small sizes and the small AW-FPN detector, which is what can differ by backend.
 """
 
 import os
@@ -32,7 +32,7 @@ if BACKEND == "torch":
 else:
     CLASSIFIER_CASES = [n for n in CLASSIFIERS if keras_aw.model_info(n).family
                         in ("mobilenet", "small_cnn")]
-    DETECTOR_CASES = []
+    DETECTOR_CASES = [n for n in DETECTORS if n == "AWFPNResNetSmall"]
 
 
 def expected_layer_kinds(variant):

@@ -27,21 +27,30 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 pytestmark = pytest.mark.backend_independent
 
 
+#: Where each part of the package is on disk: `keras_aw.applications` is the folder
+#: applications/ (pyproject's package-dir), not a subfolder of keras_aw/.
+SOURCES = ((os.path.join(ROOT, "keras_aw"), "keras_aw"),
+           (os.path.join(ROOT, "applications"), "keras_aw.applications"))
+
+
 def library_modules():
     """Module names of the keras_aw package with at least one ``>>>`` line (found on disk)."""
     names = []
-    top = os.path.join(ROOT, PACKAGE)
-    for dirpath, dirnames, files in os.walk(top, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-        for name in sorted(files):
-            if not name.endswith(".py"):
-                continue
-            path = os.path.join(dirpath, name)
-            with open(path, encoding="utf-8") as f:
-                if ">>> " not in f.read():
+    for top, package in SOURCES:
+        for dirpath, dirnames, files in os.walk(top):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__"
+                                 and not os.path.islink(os.path.join(dirpath, d)))
+            for name in sorted(files):
+                if not name.endswith(".py"):
                     continue
-            module = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
-            names.append(module[: -len(".__init__")] if module.endswith(".__init__") else module)
+                path = os.path.join(dirpath, name)
+                with open(path, encoding="utf-8") as f:
+                    if ">>> " not in f.read():
+                        continue
+                parts = os.path.relpath(path, top)[:-3].split(os.sep)
+                if parts[-1] == "__init__":
+                    parts = parts[:-1]
+                names.append(".".join([package] + parts))
     return names
 
 

@@ -6,6 +6,8 @@ per weight shape, which would dominate the run time. Counts come from shapes and
 types only, so the module runs under one backend (marker `backend_independent`).
 """
 
+import inspect
+
 import keras
 import pytest
 from keras import layers
@@ -21,7 +23,9 @@ Z = dict(kernel_initializer="zeros")
 
 def test_public_api():
     # The package exports the function (not the submodule of the same name) and its result type.
-    assert keras_aw.utils.__all__ == ["Profile", "layer_macs", "profile"]
+    assert keras_aw.utils.__all__ == ["Profile", "boxes", "files", "layer_macs", "profile"]
+    assert dir(keras_aw.utils) == keras_aw.utils.__all__
+    assert not inspect.ismodule(keras_aw.utils.profile)
     inputs = keras.Input((4, 4, 3))
     model = keras.Model(inputs, layers.Conv2D(2, 1, use_bias=False, **Z)(inputs))
     result = keras_aw.utils.profile(model)

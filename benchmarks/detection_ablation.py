@@ -76,8 +76,8 @@ def run_one(variant, seed, classifier, fast):
     model = build_retinanet(encoder, shapes.NUM_CLASSES, (size, size, 3), **VARIANTS[variant],
                          **ex.DETECTOR)
     steps = recipe["epochs"] * int(np.ceil(len(x) / recipe["batch_size"]))
-    model.compile(optimizer=keras.optimizers.Adam(
-        ex.cosine_with_warmup(recipe["learning_rate"], steps), global_clipnorm=10.0))
+    ex.training_recipe.compile_detector(model, recipe["learning_rate"], decay_steps=steps,
+                                        warmup_steps=max(steps // 20, 1))
     start = time.time()
     history = model.fit(ex.training_batches(x, y, recipe["batch_size"], seed),
                         epochs=recipe["epochs"], verbose=2)

@@ -62,8 +62,8 @@ def main(argv=None):
                 layer.attention_bn1.trainable = False
                 layer.attention_bn2.trainable = False
     steps = recipe["epochs"] * int(np.ceil(len(x) / recipe["batch_size"]))
-    model.compile(optimizer=keras.optimizers.Adam(
-        ex.cosine_with_warmup(recipe["learning_rate"], steps), global_clipnorm=10.0))
+    ex.training_recipe.compile_detector(model, recipe["learning_rate"], decay_steps=steps,
+                                        warmup_steps=max(steps // 20, 1))
     t = time.time()
     history = model.fit(ex.training_batches(x, y, recipe["batch_size"], seed),
                         epochs=recipe["epochs"], verbose=2)

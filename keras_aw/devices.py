@@ -92,7 +92,7 @@ def distribution_devices():
 
 
 @contextlib.contextmanager
-def distribution(enabled, batch_size, cluster=None):
+def distribution(enabled, batch_size, cluster=None, per_process_input=False):
     """Yields the number of replicas; model creation must happen inside.
 
     Args:
@@ -100,13 +100,16 @@ def distribution(enabled, batch_size, cluster=None):
         batch_size: the global batch size (divided among the replicas).
         cluster: a `Cluster` from `initialize_cluster`: data parallelism over
             every process's devices (whatever `enabled` says).
+        per_process_input: with a cluster, the input pipelines hold each
+            process's own part (`keras_aw.datasets.sharding.process_input`)
+            rather than the global batches.
 
     Raises:
         ValueError: a backend without data parallelism, or a batch size that does
             not divide by the number of devices.
     """
     if cluster is not None:
-        with cluster.scope(batch_size) as replicas:
+        with cluster.scope(batch_size, auto_shard_dataset=not per_process_input) as replicas:
             yield replicas
         return
     if not enabled:

@@ -100,8 +100,10 @@ class Task(NamedTuple):
 
     Attributes:
         load_data: ``(dataset, image_size, batch_size, num_train, num_test, seed,
-            training, drop_remainder, repeat, shuffle_seed) -> dict`` with
-            "train" (training only), "test", "num_classes", "class_names".
+            training, drop_remainder, repeat, shuffle_seed, **part) -> dict`` with
+            "train" (training only), "test", "num_classes", "class_names";
+            ``part=(num_processes, process_id)`` (classifiers on tfds sets under a
+            cluster): this process's part only, at the per-process batch size.
         new_model: ``(spec, image_size, num_classes, learning_rate,
             encoder_weights=None) -> model``, built and compiled with
             `keras_aw_tools.recipe`.
@@ -116,10 +118,10 @@ class Task(NamedTuple):
 
 
 def _classification_data(dataset, image_size, batch_size, num_train, num_test, seed,
-                         training, drop_remainder, repeat, shuffle_seed):
+                         training, drop_remainder, repeat, shuffle_seed, part=None):
     # NumPy batches are shuffled by `fit` with the global seed; tfds by the pipeline.
     return load_data(dataset, image_size, batch_size, num_train, num_test, seed,
-                     training=training, drop_remainder=drop_remainder, repeat=repeat)
+                     training=training, drop_remainder=drop_remainder, repeat=repeat, part=part)
 
 
 def _new_classifier(spec, image_size, num_classes, learning_rate, encoder_weights=None):
@@ -253,7 +255,9 @@ def train(
             also reads them from `KERAS_DISTRIBUTION_*`, `TF_CONFIG` or
             torchrun's variables). Every process runs the same `train`:
             `batch_size` is the global batch, each process takes its part of
-            every batch, only process 0 writes `output` and prints, the logged
+            every Shapes batch and reads its own part of a tfds set
+            (`keras_aw.datasets.sharding.process_split`), only process 0
+            writes `output` and prints, the logged
             metrics are global, and a resumed run reads the same checkpoint on
             every process (`output` on a filesystem they share).
         sync_batchnorm: BatchNorm statistics over the global batch (AWConv2D's
@@ -289,6 +293,9 @@ def train(
                          f"verified); received num_processes={found.num_processes}")
     cluster = devices.initialize_cluster(job_addresses, num_processes, process_id)
     chief = cluster is None or cluster.is_chief
+    # A tfds set under a cluster: each process reads its own part (a Shapes set is
+    # generated whole by every process, which then takes its part of every batch).
+    per_process = cluster is not None and data_spec.kind == "tfds"
     if not chief:
         verbose, log = 0, _silent
     run = RunDirectory(output, writable=chief)
@@ -298,11 +305,16 @@ def train(
     done = state["epochs_done"] if state else 0
 
     keras.utils.set_random_seed(seed + done)
-    with precision(mixed_precision), distribution(distribute, batch_size,
-                                                  cluster=cluster) as replicas:
-        data = task.load_data(data_spec, image_size, batch_size, num_train, num_test, seed,
-                              training=True, drop_remainder=replicas > 1,
-                              repeat=steps_per_epoch is not None, shuffle_seed=seed + done)
+    with precision(mixed_precision), distribution(
+            distribute, batch_size, cluster=cluster, per_process_input=per_process) as replicas:
+        part = {}
+        if per_process:
+            part = {"part": (cluster.num_processes, cluster.process_id)}
+        data = task.load_data(data_spec, image_size,
+                              batch_size // cluster.num_processes if per_process else batch_size,
+                              num_train, num_test, seed, training=True,
+                              drop_remainder=replicas > 1, repeat=steps_per_epoch is not None,
+                              shuffle_seed=seed + done, **part)
         if state is None:
             state = {"model": name, "task": spec.task, "dataset": str(data_spec),
                      "image_size": image_size, "num_classes": data["num_classes"],
@@ -321,14 +333,21 @@ def train(
         train_data, test_data = data["train"], data["test"]
         if cluster is not None:
             log(f"distributing over {replicas} devices in {cluster.num_processes} processes "
-                f"(process {cluster.process_id}; global batch {batch_size})")
-            train_data, steps = sharding.cluster_input(
-                train_data, batch_size, cluster, seed=seed, first_epoch=done,
-                epochs=None if steps_per_epoch else epochs - done)
-            steps_per_epoch = steps_per_epoch or steps
-            if test_data is not None:
-                test_data, _ = sharding.cluster_input(test_data, batch_size, cluster,
-                                                      training=False)
+                f"(process {cluster.process_id}; global batch {batch_size}"
+                + (f"; each process reads 1/{cluster.num_processes} of {data_spec})"
+                   if per_process else ")"))
+            if per_process:
+                train_data = sharding.process_input(train_data, cluster, batch_size)
+                if test_data is not None:
+                    test_data = sharding.process_input(test_data, cluster, batch_size)
+            else:
+                train_data, steps = sharding.cluster_input(
+                    train_data, batch_size, cluster, seed=seed, first_epoch=done,
+                    epochs=None if steps_per_epoch else epochs - done)
+                steps_per_epoch = steps_per_epoch or steps
+                if test_data is not None:
+                    test_data, _ = sharding.cluster_input(test_data, batch_size, cluster,
+                                                          training=False)
             if cluster.backend == "torch":
                 devices.install_ddp_train_step(net, cluster)
                 extra.append(devices.GlobalLogs(cluster))

@@ -2,7 +2,10 @@
 
 ``python tests/mp_train_worker.py --out DIR --runs RUN[,RUN...] [cluster flags]
 [--kill EPOCH:BATCH] [train options]`` trains, one after the other in this
-process, each RUN: ``NAME:EPOCHS`` or ``NAME:EPOCHS:resume``, into ``DIR/NAME``.
+process, each RUN into ``DIR/NAME``: ``NAME:EPOCHS`` or ``NAME:EPOCHS:resume`` on the
+Shapes set, ``NAME:EPOCHS:tfds`` on the prepared tfds set ``keras_aw_tiny``
+(tests/tiny_tfds.py, found through ``TFDS_DATA_DIR``; every tfds split the process
+reads is appended to ``DIR/NAME.splits_{I}.txt``).
 The cluster comes from the flags, `TF_CONFIG`, torchrun's or Keras's variables,
 exactly as `keras-aw train` finds it. For each run it writes
 ``DIR/NAME.proc_{I}.npz`` (the trainable weights after `fit`), appends each epoch's
@@ -97,6 +100,17 @@ def main(argv=None):
             f.write(os.path.relpath(path, args.out) + "\n")  # ../ : outside the output
 
     runs.atomic_save_model = logged_save
+    from keras_aw.datasets import pipelines
+
+    tfds_load, current = pipelines._tfds_load, {"run": None}
+
+    def logged_tfds_load(name, split, **kwargs):
+        with open(os.path.join(args.out, f"{current['run']}.splits_{process['id']}.txt"),
+                  "a") as f:
+            f.write(f"{name} {split!r}\n")
+        return tfds_load(name, split, **kwargs)
+
+    pipelines._tfds_load = logged_tfds_load
     kill = tuple(int(v) for v in args.kill.split(":")) if args.kill else None
 
     class Probe(keras.callbacks.Callback):
@@ -129,9 +143,13 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     for i, run in enumerate(args.runs.split(",")):
         name, epochs, *flags = run.split(":")
+        current["run"] = name
+        spec = devices.find_cluster(args.job_addresses, args.num_processes, args.process_id)
+        process["id"] = spec.process_id if spec else 0
         try:
             result = training.train(
-                args.model, epochs=int(epochs), batch_size=args.batch_size,
+                args.model, dataset="tfds:keras_aw_tiny" if "tfds" in flags else "shapes",
+                epochs=int(epochs), batch_size=args.batch_size,
                 image_size=args.image_size, num_train=args.num_train, num_test=args.num_test,
                 output=os.path.join(args.out, name), resume="resume" in flags, verbose=0,
                 job_addresses=args.job_addresses, num_processes=args.num_processes,

@@ -128,6 +128,49 @@ def test_timeout_from_argument_environment_default(monkeypatch):
 
 
 # --------------------------------------------------------------------------- input sharding
+@pytest.fixture(scope="module")
+def tiny_tfds_dir(tmp_path_factory):
+    """A data dir holding the prepared tfds set keras_aw_tiny (tests/tiny_tfds.py)."""
+    pytest.importorskip("tensorflow_datasets")
+    import tiny_tfds
+
+    path = tmp_path_factory.mktemp("tfds")
+    tiny_tfds.prepare(path)
+    return str(path)
+
+
+@pytest.mark.backend_independent
+def test_load_data_part_reads_equal_disjoint_parts(tiny_tfds_dir):
+    """`load_data(part=(P, p))` on a tfds set: process p's batches hold its part only, every
+    part the same size, together the split less fewer than P examples."""
+    import tensorflow_datasets as tfds
+    import tiny_tfds
+    from keras_aw.datasets import load_data
+
+    tfds.core.add_data_dir(tiny_tfds_dir)
+    seen = {"train": [], "test": []}
+    for p in range(3):
+        data = load_data("tfds:keras_aw_tiny", image_size=12, batch_size=4, part=(3, p))
+        for key in seen:
+            batches = [tiny_tfds.example_ids(x) for x, _ in data[key].as_numpy_iterator()]
+            assert all(len(b) == 4 for b in batches)  # the remainder dropped
+            seen[key].append(sum(batches, []))
+    train, test = seen["train"], seen["test"]
+    assert [len(ids) for ids in train] == [16] * 3 and [len(ids) for ids in test] == [4] * 3
+    for ids, total, offset in ((train, tiny_tfds.TRAIN, 0),
+                               (test, tiny_tfds.TEST, tiny_tfds.TEST_OFFSET)):
+        flat = sum(ids, [])
+        assert len(set(flat)) == len(flat)  # no example on two processes
+        assert set(flat) <= set(range(offset, offset + total))
+    # Process parts of one split: 16 examples each of 50, disjoint (read as they come).
+    parts = [sorted(tiny_tfds.example_ids(x[None])[0] for x, _ in tfds.load(
+        "keras_aw_tiny", split=sharding.process_split("train", 3, p),
+        as_supervised=True).as_numpy_iterator()) for p in range(3)]
+    assert [len(q) for q in parts] == [16] * 3 and len(set(sum(parts, []))) == 48
+    assert sorted(sum(parts, [])) == sorted(sum(train, []))
+    with pytest.raises(ValueError, match="part=\\(2, 0\\)"):
+        load_data("shapes", part=(2, 0))
+
 @pytest.mark.backend_independent
 def test_shard_batches_splits_every_global_batch_in_order():
     import tensorflow as tf
@@ -159,8 +202,8 @@ def test_process_split_reads_disjoint_parts_covering_the_split():
         ranges += [range(i.from_ or 0, 31 if i.to is None else i.to)  # None: an open end
                    for i in part.to_absolute(infos)]
     covered = [k for r in ranges for k in r]
-    assert sorted(covered) == list(range(31))  # every example once, none twice
-    assert sorted(len(r) for r in ranges) == [10, 10, 11]
+    assert len(set(covered)) == len(covered) == 30  # none twice; the 31st dropped
+    assert sorted(len(r) for r in ranges) == [10, 10, 10]  # equal: the same number of batches
     assert sharding.process_split("train", 1, 0) == "train"
     assert isinstance(sharding.process_split("train[:50%]", 2, 1), type(
         tfds.even_splits("train", 2)[0]))
@@ -353,7 +396,7 @@ def _train_weights(path):
 
 
 @pytest.mark.multiprocess
-def test_train_killed_resumed_on_two_processes_equals_one_process(tmp_path):
+def test_train_killed_resumed_on_two_processes_equals_one_process(tmp_path, tiny_tfds_dir):
     """`train` on 2 processes: process 1 dies in epoch 2; the other ends in bounded time; the
     epoch-1 checkpoint is intact; the same processes resumed to 2 epochs (as a scheduler
     starts them) end with identical weights, equal to one process training the same global
@@ -374,7 +417,9 @@ def test_train_killed_resumed_on_two_processes_equals_one_process(tmp_path):
         "checkpoint.keras", "history.csv", "state.json", "training_curve.png"], report
     kill_seconds = time.monotonic() - start
 
-    resumed = _launch_cluster(out, "--runs", "run:2:resume", *sync, worker=TRAIN_WORKER)
+    # The same processes then train 1 epoch on a prepared tfds set, each reading its part.
+    resumed = _launch_cluster(out, "--runs", "run:2:resume,tiny:1:tfds", *sync,
+                              worker=TRAIN_WORKER, env=_env(TFDS_DATA_DIR=tiny_tfds_dir))
     report = mp_launch.describe(resumed)
     assert all(r.returncode == 0 for r in resumed), report
     # (d) only process 0 wrote: one checkpoint per epoch, one model.keras, nothing left over.
@@ -384,7 +429,8 @@ def test_train_killed_resumed_on_two_processes_equals_one_process(tmp_path):
                                         if not p.startswith("..")], report
     assert others.exists() == (BACKEND == "tensorflow")
     assert (tmp_path / "saves.proc_0.txt").read_text().split() == [
-        "run/checkpoint.keras", "run/checkpoint.keras", "run/model.keras"]
+        "run/checkpoint.keras", "run/checkpoint.keras", "run/model.keras",
+        "tiny/checkpoint.keras", "tiny/model.keras"]
     assert sorted(p.name for p in run.iterdir()) == [
         "checkpoint.keras", "history.csv", "model.keras", "state.json", "training_curve.png"]
     state = json.loads((run / "state.json").read_text())
@@ -406,6 +452,20 @@ def test_train_killed_resumed_on_two_processes_equals_one_process(tmp_path):
     final = keras.saving.load_model(run / "model.keras")
     assert all(np.array_equal(np.asarray(keras.ops.convert_to_numpy(a)), b)
                for a, b in zip(final.trainable_weights, w0))
+    # tfds: process p read the p-th of 2 equal parts of each split, no more; they trained
+    # together (identical weights) and process 0 recorded the global metrics.
+    for i in range(2):
+        assert (tmp_path / f"tiny.splits_{i}.txt").read_text().splitlines() == [
+            f"keras_aw_tiny {sharding.process_split(split, 2, i)!r}"
+            for split in ("train", "test")], report
+    w0, w1 = (_train_weights(tmp_path / f"tiny.proc_{i}.npz") for i in range(2))
+    assert all(np.array_equal(a, b) for a, b in zip(w0, w1)), "processes diverged on tfds"
+    logs = [json.loads((tmp_path / f"tiny.logs_{i}.jsonl").read_text()) for i in range(2)]
+    state = json.loads((tmp_path / "tiny" / "state.json").read_text())
+    assert state["dataset"] == "tfds:keras_aw_tiny" and state["epochs_done"] == 1
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert logs[0][key] == pytest.approx(logs[1][key], abs=1e-6), logs
+        assert state["history"][0][key] == pytest.approx(logs[0][key], abs=1e-6)
     print(f"\n{BACKEND}: train killed {kill_seconds:.1f} s, resumed "
           f"{time.monotonic() - start - kill_seconds:.1f} s; max |w - w_single| = {diff:.1e}")
 

@@ -137,7 +137,7 @@ def _tfds_pipeline(ds, image_size, batch_size, training, seed, drop_remainder, r
 
 
 def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000, seed=0,
-              training=True, drop_remainder=False, repeat=False):
+              training=True, drop_remainder=False, repeat=False, part=None):
     """Loads a data set for `train` (training=True) or `evaluate` (training=False).
 
     Returns a dict with ``train`` (training only) and ``test``: for Shapes,
@@ -145,9 +145,17 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
     `tf.data.Dataset`s. Also ``num_classes`` and ``class_names``. A tfds split
     given in the spec is the training split for training (its evaluation split
     is "test", else "validation") and the evaluated split otherwise.
+
+    ``part=(num_processes, process_id)`` (tfds only) reads one process's part
+    of each split (`keras_aw.datasets.sharding.process_split`: equal, disjoint
+    parts), batched by `batch_size` (then the per-process batch) with the
+    remainder dropped, so that every process has the same number of batches.
     """
     kind, name, split = parse_dataset(spec)
     if kind == "shapes":
+        if part is not None:
+            raise ValueError(f"`part` reads a process's part of a tfds set; the Shapes set is "
+                             f"generated whole by every process; received part={part!r}")
         if training:
             (x, y), (xt, yt) = shapes.load_data(num_train, num_test, image_size, seed)
         else:
@@ -160,30 +168,34 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
             out["train"] = (x.astype("float32"), y.astype("int32"))
         out["test"] = (xt.astype("float32"), yt.astype("int32"))
         return out
+
+    def pipeline(split, train, **kwargs):
+        if part is not None:
+            from keras_aw.datasets.sharding import process_split
+
+            split = process_split(split, *part)
+        ds, num_classes, names, splits = _tfds_load(name, split, **kwargs)
+        return (_tfds_pipeline(ds, image_size, batch_size, train, seed,
+                               drop_remainder or part is not None, repeat and train),
+                num_classes, names, splits)
+
     if training:
-        ds, num_classes, names, splits = _tfds_load(name, split or "train", shuffle_files=True)
-        out = {"num_classes": num_classes, "class_names": names,
-               "train": _tfds_pipeline(ds, image_size, batch_size, True, seed,
-                                       drop_remainder, repeat)}
+        train, num_classes, names, splits = pipeline(split or "train", True, shuffle_files=True)
+        out = {"num_classes": num_classes, "class_names": names, "train": train, "test": None}
         eval_split = None
         if not splits or "test" in splits:
             eval_split = "test"
         elif "validation" in splits:
             eval_split = "validation"
         if eval_split is not None and eval_split != (split or "train"):
-            test, _, _, _ = _tfds_load(name, eval_split)
-            out["test"] = _tfds_pipeline(test, image_size, batch_size, False, seed,
-                                         drop_remainder, False)
-        else:
-            out["test"] = None
+            out["test"] = pipeline(eval_split, False)[0]
         return out
     if split is None:
         available = _splits(name)
         split = "test" if not available or "test" in available else (
             "validation" if "validation" in available else "train")
-    ds, num_classes, names, _ = _tfds_load(name, split)
-    return {"num_classes": num_classes, "class_names": names,
-            "test": _tfds_pipeline(ds, image_size, batch_size, False, seed, drop_remainder, False)}
+    test, num_classes, names, _ = pipeline(split, False)
+    return {"num_classes": num_classes, "class_names": names, "test": test}
 
 
 def _splits(name):

@@ -7,10 +7,12 @@ it themselves) or `shard_batches` does (PyTorch): process ``p`` of ``P`` takes
 the ``p``-th slice of every global batch, so the processes together see
 exactly the global batches a single process would.
 
-For large tfds sets, decoding everything on every process and dropping
-``(P-1)/P`` of it wastes the input pipeline: `process_split` gives each process
-its own part of a split to read (``tfds.even_splits``), batched by the
-per-process batch.
+For tfds sets, decoding everything on every process and dropping ``(P-1)/P``
+of it wastes the input pipeline: `process_split` gives each process its own
+equal part of a split to read (``tfds.even_splits``), batched by the
+per-process batch, and `process_input` hands such a pipeline to the engine as
+it is (`keras_aw.datasets.load_data(..., part=...)`; `keras-aw train` does this
+for every tfds set under several processes).
 
 Example:
 
@@ -74,14 +76,18 @@ def shard_batches(dataset, num_processes, process_id, global_batch_size):
 def process_split(split, num_processes, process_id):
     """The part of tfds split `split` that process `process_id` reads (``tfds.even_splits``).
 
+    The parts are disjoint and of equal size: the remainder of the split (fewer
+    than `num_processes` examples) is dropped, so that every process has the
+    same number of batches.
+
     Args:
         split: a tfds split, e.g. "train" or "train[:90%]".
         num_processes: the number of processes.
         process_id: this process's index.
 
     Returns:
-        A split for `tfds.load` covering 1/num_processes of `split`, disjoint
-        from the other processes' parts (`split` itself for one process).
+        A split for `tfds.load` holding ``len(split) // num_processes`` examples,
+        disjoint from the other processes' parts (`split` itself for one process).
 
     Example:
 
@@ -94,7 +100,23 @@ def process_split(split, num_processes, process_id):
         return split
     import tensorflow_datasets as tfds
 
-    return tfds.even_splits(split, n=num_processes)[process_id]
+    return tfds.even_splits(split, n=num_processes, drop_remainder=True)[process_id]
+
+
+def process_input(dataset, cluster, global_batch_size):
+    """The `fit` input of a pipeline that holds this process's part only (`process_split`).
+
+    `dataset` yields batches of ``global_batch_size // num_processes``, the
+    same number on every process. JAX (under ``cluster.scope(...,
+    auto_shard_dataset=False)``) and PyTorch take it as it is; TensorFlow's
+    `MultiWorkerMirroredStrategy` gets it through
+    ``distribute_datasets_from_function``, which does not shard it again.
+    """
+    per_replica = cluster.check_batch_size(global_batch_size)
+    if cluster.backend != "tensorflow":
+        return dataset
+    return cluster.strategy.distribute_datasets_from_function(
+        lambda context: dataset.rebatch(per_replica))
 
 
 def for_cluster(dataset, cluster, global_batch_size):

@@ -16,6 +16,8 @@ TITLES = {
                       "median of interleaved runs; training memory in MB, one process each)",
     "formulations": "Per-sample convolution formulations vs ops.conv (3x3, ms; fwd+bwd = "
                     "gradients w.r.t. input, kernel, modulation)",
+    "scaling": "Data-parallel scaling: 1 vs P processes on one machine (AWSmallCNN training, "
+               "samples/s; benchmarks/scaling.py, docs/scale-out.md)",
 }
 INTRO = """# Benchmarks
 

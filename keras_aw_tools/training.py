@@ -188,7 +188,8 @@ def fit_arguments(train_data, test_data, batch_size):
         kwargs = {"x": train_data[0], "y": train_data[1], "batch_size": batch_size,
                   "shuffle": True}
     else:
-        kwargs = {"x": train_data}
+        # The pipeline shuffles itself; Keras's default `shuffle=True` only warns about it.
+        kwargs = {"x": train_data, "shuffle": False}
     if test_data is not None:
         kwargs["validation_data"] = test_data
         if isinstance(test_data, tuple):

@@ -111,7 +111,8 @@ def build_parser():
                    help="several processes (hosts): HOST:PORT of process 0 (JAX, PyTorch) or "
                    "of every process, comma-separated (TensorFlow); also read from "
                    "KERAS_DISTRIBUTION_JOB_ADDRESSES, TF_CONFIG or torchrun's variables. "
-                   "--batch-size is the global batch; only process 0 writes --output")
+                   "--batch-size is the global batch; each process reads its own part of a "
+                   "tfds set; only process 0 writes --output")
     p.add_argument("--num-processes", type=_positive_int, default=None,
                    help="the number of processes (with --job-addresses)")
     p.add_argument("--process-id", type=int, default=None,

@@ -336,6 +336,7 @@ def test_export_formats_are_the_library_formats():
     assert cli.EXPORT_FORMATS == deploy.FORMATS
 
 
+@pytest.mark.backend_independent  # which modules the commands import
 def test_classifier_commands_do_not_import_keras_hub(run_dir, tmp_path):
     """train, evaluate, export and visualize of a classifier never import keras-hub."""
     path, _ = run_dir

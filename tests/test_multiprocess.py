@@ -181,6 +181,7 @@ def test_shard_batches_splits_every_global_batch_in_order():
              for p in range(4)]
     for k, batch in enumerate(global_batches):
         assert sum((parts[p][k] for p in range(4)), []) == batch
+    assert [int(sharding.shard_batches(ds, 4, p, 8).cardinality()) for p in range(4)] == [3] * 4
     assert sharding.shard_batches(ds, 1, 0, 8) is ds
     with pytest.raises(ValueError, match="num_processes=3.*global_batch_size=8"):
         sharding.shard_batches(ds, 3, 0, 8)
@@ -335,30 +336,34 @@ def _addresses(n):
     return [f"127.0.0.1:{port}" for port in mp_launch.free_ports(n)]
 
 
-def _launch_cluster(out, *args, worker=WORKER, torchrun=True, timeout=240, env=None):
+def _launch_cluster(out, *args, worker=WORKER, torchrun=True, timeout=240, env=None,
+                    alongside=()):
     """Two processes as a scheduler starts them on this backend: JAX with flags, TensorFlow
     with TF_CONFIG, PyTorch with torchrun (``torchrun=False``: flags). Returns the `launch`
-    results (one for torchrun, which starts both processes)."""
+    results (one for torchrun, which starts both processes), then those of the commands
+    `alongside`, started at the same time outside the cluster."""
     common = ["--out", out, *map(str, args)]
     env = env or _env()
+    alongside = list(alongside)
+    outside = [{}] * len(alongside)
     if BACKEND == "tensorflow":
         workers = _addresses(2)
         envs = [{"TF_CONFIG": json.dumps({"cluster": {"worker": workers},
                                           "task": {"type": "worker", "index": i}})}
                 for i in range(2)]
-        return mp_launch.launch([mp_launch.python_command(worker, *common)] * 2, env=env,
-                                envs=envs, timeout=timeout)
+        return mp_launch.launch([mp_launch.python_command(worker, *common)] * 2 + alongside,
+                                env=env, envs=envs + outside, timeout=timeout)
     if BACKEND == "torch" and torchrun:
         endpoint = _addresses(1)[0]
         command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
                    "--nproc-per-node", "2", "--rdzv-backend", "c10d", "--rdzv-endpoint",
                    endpoint, "--max-restarts", "0", worker, *common]
-        return mp_launch.launch([command], env=env, timeout=timeout)
+        return mp_launch.launch([command] + alongside, env=env, timeout=timeout)
     address = _addresses(1)[0]
     return mp_launch.launch(
         [mp_launch.python_command(worker, *common, "--job-addresses", address,
-                                  "--num-processes", 2, "--process-id", i) for i in range(2)],
-        env=env, timeout=timeout)
+                                  "--num-processes", 2, "--process-id", i) for i in range(2)]
+        + alongside, env=env, timeout=timeout)
 
 
 def _weights(path):
@@ -371,23 +376,21 @@ TRAIN_WORKER = os.path.join(HERE, "mp_train_worker.py")
 TRAIN = dict(epochs=2)  # the rest: mp_train_worker's defaults (AWSmallCNN, 16x16, batch 16)
 
 
-def _single_process_reference(tmp_path, epochs):
+def _single_process_reference(out, epochs):
     """One process, the same global batches, each split in 2 like the 2 processes split it
-    (mp_train_worker.reference): JAX and TensorFlow in a process of 2 CPU devices, PyTorch
-    here with two half-batch passes per step. Against a 1-device process the 2-process
-    weights differ by float reordering that Adam amplifies where a gradient is near 0
-    (measured after 8 steps: max 3e-5 on JAX, 1.4e-4 on TensorFlow, mean <= 1e-6)."""
-    out = tmp_path / "reference.npz"
+    (mp_train_worker.reference), its weights written to `out`: JAX and TensorFlow in a
+    process of 2 CPU devices (returns the command to start, alongside the killed cluster),
+    PyTorch here with two half-batch passes per step (returns no command). Against a
+    1-device process the 2-process weights differ by float reordering that Adam amplifies
+    where a gradient is near 0 (measured after 8 steps: max 3e-5 on JAX, 1.4e-4 on
+    TensorFlow, mean <= 1e-6)."""
     if BACKEND == "torch":
         import mp_train_worker
 
         mp_train_worker.reference(str(out), epochs, splits=2)
-    else:
-        sync = "sync" if BACKEND == "tensorflow" else "-"
-        results = mp_launch.launch([mp_launch.python_command(TRAIN_WORKER, "--reference", out,
-                                                             epochs, 2, sync)], env=_env())
-        assert results[0].returncode == 0, mp_launch.describe(results)
-    return _train_weights(out)
+        return []
+    sync = "sync" if BACKEND == "tensorflow" else "-"
+    return [mp_launch.python_command(TRAIN_WORKER, "--reference", out, epochs, 2, sync)]
 
 
 def _train_weights(path):
@@ -404,10 +407,15 @@ def test_train_killed_resumed_on_two_processes_equals_one_process(tmp_path, tiny
     start = time.monotonic()
     out = str(tmp_path)
     sync = ["--sync-batchnorm"] if BACKEND == "tensorflow" else []
+    reference_file = tmp_path / "reference.npz"
+    # The single-process reference runs meanwhile (JAX, TF), using the survivor's wait.
+    reference_command = _single_process_reference(reference_file, TRAIN["epochs"])
     killed = _launch_cluster(out, "--runs", "run:2", "--kill", "1:1", *sync,
                              worker=TRAIN_WORKER, torchrun=False,
-                             env=_env(**{devices.TIMEOUT_VARIABLE: FAULT_TIMEOUT}))
+                             env=_env(**{devices.TIMEOUT_VARIABLE: FAULT_TIMEOUT}),
+                             alongside=reference_command)
     report = mp_launch.describe(killed)
+    assert all(r.returncode == 0 for r in killed[2:]), report  # the reference
     assert killed[1].returncode == -9 and "killing itself" in killed[1].output, report
     assert killed[0].returncode not in (0, None), report
     run = tmp_path / "run"
@@ -445,7 +453,7 @@ def test_train_killed_resumed_on_two_processes_equals_one_process(tmp_path, tiny
     # (b) identical on both processes; (c, e) killed + resumed equals one uninterrupted process.
     w0, w1 = (_train_weights(tmp_path / f"run.proc_{i}.npz") for i in range(2))
     assert all(np.array_equal(a, b) for a, b in zip(w0, w1)), "processes diverged"
-    reference = _single_process_reference(tmp_path, TRAIN["epochs"])
+    reference = _train_weights(reference_file)
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(w0, reference))
     assert diff <= 1e-5, diff
     # The history's metrics are the global ones: process 0 alone would log its half's.

@@ -137,6 +137,7 @@ def _loaded_in_fresh_process(path):
     return result.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.backend_independent  # which modules a load imports, not what it computes
 def test_load_model_file_imports_keras_hub_only_for_a_detector(tmp_path):
     import keras_aw
 

@@ -70,7 +70,13 @@ def shard_batches(dataset, num_processes, process_id, global_batch_size):
     _check(num_processes, process_id, global_batch_size)
     if num_processes == 1:
         return dataset
-    return dataset.rebatch(global_batch_size // num_processes).shard(num_processes, process_id)
+    import tensorflow as tf
+
+    count = int(dataset.cardinality())
+    part = dataset.rebatch(global_batch_size // num_processes).shard(num_processes, process_id)
+    if count >= 0:  # one part of every global batch; `rebatch` loses the count
+        part = part.apply(tf.data.experimental.assert_cardinality(count))
+    return part
 
 
 def process_split(split, num_processes, process_id):

@@ -206,7 +206,10 @@ def test_tflite_post_training_quantization(small_model, saved_model_dir, quantiz
 # Such random deep networks still amplify float32 rounding: Keras's own graph and eager
 # outputs differ by up to 3e-5 here, the interpreter's by up to 2.2e-4 (AW-CBAM-MobileNet).
 APPLICATIONS = {
-    "AWResNet50": dict(input_shape=(32, 32, 3)),
+    # The generic builder behind AWResNet50 with one block per stage and an identity block
+    # in the first: every kind of AW bottleneck (stride 1 and 2, projection and identity)
+    # at a third of ResNet50's graph, which is what the converter's time grows with.
+    "ResNet": dict(stack_blocks=(2, 1, 1, 1), aw=True, input_shape=(32, 32, 3)),
     "AWSEMobileNet": dict(input_shape=(32, 32, 3), alpha=0.25),
     "AWCBAMMobileNet": dict(input_shape=(32, 32, 3), alpha=0.25),
 }
@@ -234,8 +237,9 @@ def check_application(content, model):
 
 
 @tf_only
-def test_tflite_aw_resnet50_converter(tmp_path):
-    model = application("AWResNet50")
+def test_tflite_aw_resnet_converter(tmp_path):
+    model = application("ResNet")
+    assert sum(type(layer).__name__ == "AWConv2D" for layer in model.layers) == 5
     path = str(tmp_path / "saved_model")
     model.export(path, format="tf_saved_model", verbose=False)
     check_application(convert_saved_model(path), model)

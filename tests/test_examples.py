@@ -20,6 +20,11 @@ def load(name):
     return module
 
 
+ONCE_UNDER_TORCH = pytest.mark.skipif(
+    BACKEND != "torch", reason="runs once, under PyTorch; what can differ by backend is "
+    "tested on every backend elsewhere (see the comment above the test)")
+
+
 def test_quickstart_fast(capsys, tmp_path):
     code = load("quickstart").main(["--fast", "--output", str(tmp_path)])
     out = capsys.readouterr().out
@@ -41,6 +46,10 @@ def test_quickstart_fast(capsys, tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
+# Runs once, under PyTorch (the fastest eager backend): what can differ by backend is tested
+# on every backend elsewhere (attention maps and pictures: test_cli.py's visualize; training:
+# test_quickstart_fast).
+@ONCE_UNDER_TORCH
 def test_visualize_attention_fast(capsys, tmp_path):
     code = load("visualize_attention").main(["--fast", "--output-dir", str(tmp_path),
                                              "--classes", "star,ring"])
@@ -51,6 +60,9 @@ def test_visualize_attention_fast(capsys, tmp_path):
         assert os.path.getsize(tmp_path / name) > 20000, name
 
 
+# Runs once, under PyTorch: the Conv2D -> AWConv2D conversion is tested on every backend in
+# test_convert.py, the tfds pipeline in test_cli.py, training in test_quickstart_fast.
+@ONCE_UNDER_TORCH
 def test_finetune_tfds_fast_with_mock_data(capsys, tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     output = tmp_path / "aw.keras"

@@ -118,10 +118,6 @@ def main(argv=None):
             super().__init__()
             self.name, self.first, self.epoch = name, first, 0
 
-        def on_train_begin(self, logs=None):
-            cluster = devices.current_cluster()
-            process["id"] = cluster.process_id if cluster else 0
-
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch
 
@@ -141,11 +137,12 @@ def main(argv=None):
                      *[keras.ops.convert_to_numpy(w) for w in self.model.trainable_weights])
 
     os.makedirs(args.out, exist_ok=True)
+    # This process's index, as `train` will find it (flags or the scheduler's variables).
+    spec = devices.find_cluster(args.job_addresses, args.num_processes, args.process_id)
+    process["id"] = spec.process_id if spec else 0
     for i, run in enumerate(args.runs.split(",")):
         name, epochs, *flags = run.split(":")
         current["run"] = name
-        spec = devices.find_cluster(args.job_addresses, args.num_processes, args.process_id)
-        process["id"] = spec.process_id if spec else 0
         try:
             result = training.train(
                 args.model, dataset="tfds:keras_aw_tiny" if "tfds" in flags else "shapes",

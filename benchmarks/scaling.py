@@ -1,7 +1,7 @@
 """Data-parallel scaling: training samples/s of 1 process vs P processes, same per-process batch.
 
 Each measurement starts real processes on this machine's loopback (the cluster
-flags of `keras_aw.devices.initialize_cluster`), trains `AWSmallCNN` on
+flags of `keras_aw.distribute.initialize_cluster`), trains `AWSmallCNN` on
 synthetic images with `Model.fit` (PyTorch: through DistributedDataParallel) and
 times every step; a run's figure is the median step time of the second half of
 its steps. The 1-process and P-process runs alternate (``--repeats`` pairs), so
@@ -42,16 +42,17 @@ COLUMNS = ["processes", "cores_per_process", "batch_per_process", "image_size",
 
 
 def worker(args):
-    from keras_aw import devices
+    from keras_aw import distribute
 
-    cluster = devices.initialize_cluster(args.job_addresses, args.num_processes,
-                                         args.process_id)
+    cluster = distribute.initialize_cluster(args.job_addresses, args.num_processes,
+                                            args.process_id)
     import keras
     import numpy as np
     import tensorflow as tf
 
     from keras_aw.applications import AWSmallCNN
     from keras_aw.datasets import sharding
+    from keras_aw_tools import distributed_fit
 
     processes = cluster.num_processes if cluster else 1
     global_batch = args.batch_size * processes
@@ -71,11 +72,11 @@ def worker(args):
         def on_train_batch_end(self, batch, logs=None):
             times.append(time.perf_counter() - self.t)
 
-    with devices.distribution(False, global_batch, cluster=cluster):
+    with distribute.distribution(False, global_batch, cluster=cluster):
         model = AWSmallCNN(input_shape=(args.image_size, args.image_size, 3), classes=10)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         if cluster is not None and cluster.backend == "torch":
-            devices.install_ddp_train_step(model, cluster)
+            distributed_fit.install_ddp_train_step(model, cluster)
         model.fit(data, epochs=1, verbose=0, callbacks=[Clock()])
     if cluster is None or cluster.is_chief:
         sys.path.insert(0, HERE)

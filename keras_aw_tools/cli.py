@@ -287,13 +287,13 @@ def cmd_profile(args):
 
 
 def cmd_train(args):
-    from keras_aw import devices
+    from keras_aw import distribute
 
-    cluster = devices.find_cluster(args.job_addresses, args.num_processes, args.process_id)
+    cluster = distribute.find_cluster(args.job_addresses, args.num_processes, args.process_id)
     if (args.distribute and cluster is None) or args.cpu_devices:
-        devices.check_distribution_backend()
+        distribute.check_distribution_backend()
     if args.cpu_devices:
-        devices.configure_cpu_devices(args.cpu_devices)
+        distribute.configure_cpu_devices(args.cpu_devices)
     from keras_aw_tools import training
 
     start = time.time()
@@ -306,7 +306,7 @@ def cmd_train(args):
         num_processes=args.num_processes, process_id=args.process_id,
         sync_batchnorm=args.sync_batchnorm, encoder_weights=args.encoder_weights,
     )
-    cluster = devices.current_cluster()
+    cluster = distribute.current_cluster()
     if cluster is not None:
         cluster.shutdown()
         if not cluster.is_chief:

@@ -182,7 +182,7 @@ class RunRecorder(keras.callbacks.Callback):
         state: the run's state dict (updated in place).
         title: title of the training-curve picture.
         saving: a function returning the context manager to save the model in
-            (`keras_aw.devices.saving` for the chief of a cluster), or None.
+            (`keras_aw_tools.distributed_fit.saving` for the chief of a cluster), or None.
     """
 
     def __init__(self, run, state, title, saving=None):

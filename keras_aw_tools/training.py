@@ -12,10 +12,10 @@
 - `train(...)`: `Model.fit` with the recipe of `keras_aw_tools.recipe` (Adam
   and a per-epoch cosine decay), a checkpoint after every epoch
   (`keras_aw_tools.runs`), resumable (``resume=True`` continues the epoch
-  count), optional mixed precision and data parallelism (`keras_aw.devices`),
+  count), optional mixed precision and data parallelism (`keras_aw.distribute`),
   the final model as ``model.keras``; on several processes or hosts
   (``job_addresses``/``num_processes``/``process_id``, or the variables a
-  scheduler sets: `keras_aw.devices.initialize_cluster`) every process runs
+  scheduler sets: `keras_aw.distribute.initialize_cluster`) every process runs
   the same `train` and only process 0 writes (docs/scale-out.md).
 - `evaluate(...)`: loss and accuracy (detectors: COCO AP) of a saved model.
 
@@ -44,14 +44,15 @@ from typing import Callable, NamedTuple
 import keras
 from keras import layers
 
-from keras_aw import devices, registry
+from keras_aw import registry
 from keras_aw.datasets import load_data, load_detection_data, parse_dataset, sharding
 from keras_aw.deploy import is_detector
-from keras_aw.devices import distribution, precision
+from keras_aw.distribute import (check_sync_batchnorm, distribution, find_cluster,
+                                 initialize_cluster, precision, synchronize_batchnorm)
 from keras_aw.utils.files import load_model_file
 from keras_aw._validation import check_positive_int
 from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
-from keras_aw_tools import recipe
+from keras_aw_tools import distributed_fit, recipe
 from keras_aw_tools.runs import RunDirectory, RunRecorder, load_checkpoint
 
 
@@ -244,7 +245,7 @@ def train(
         output: the run's directory (see `keras_aw_tools.runs`).
         steps_per_epoch: batches per epoch (None: one pass over the data).
         resume: continue the run in `output` from its last checkpoint.
-        mixed_precision: train under `keras_aw.devices.mixed_policy_name()`.
+        mixed_precision: train under `keras_aw.distribute.mixed_policy_name()`.
         distribute: data-parallel training (TensorFlow and JAX).
         learning_rate: Adam's learning rate at the start of the cosine decay.
         num_train, num_test: Shapes: the number of images.
@@ -252,7 +253,7 @@ def train(
         verbose: `Model.fit` verbosity.
         log: function printing progress messages.
         job_addresses, num_processes, process_id: the cluster of processes
-            training together (see `keras_aw.devices.initialize_cluster`, which
+            training together (see `keras_aw.distribute.initialize_cluster`, which
             also reads them from `KERAS_DISTRIBUTION_*`, `TF_CONFIG` or
             torchrun's variables). Every process runs the same `train`:
             `batch_size` is the global batch, each process takes its part of
@@ -286,13 +287,13 @@ def train(
     task = TASKS[spec.task]
     name = str(spec)
     if sync_batchnorm:
-        devices.check_sync_batchnorm()
-    found = devices.find_cluster(job_addresses, num_processes, process_id)
+        check_sync_batchnorm()
+    found = find_cluster(job_addresses, num_processes, process_id)
     if found is not None and spec.task != "classification":
         raise ValueError(f"{name} is a {spec.task} model: registered detectors do not train "
                          f"under several processes (keras-hub's RetinaNet there is not "
                          f"verified); received num_processes={found.num_processes}")
-    cluster = devices.initialize_cluster(job_addresses, num_processes, process_id)
+    cluster = initialize_cluster(job_addresses, num_processes, process_id)
     chief = cluster is None or cluster.is_chief
     # A tfds set under a cluster: each process reads its own part (a Shapes set is
     # generated whole by every process, which then takes its part of every batch).
@@ -329,7 +330,7 @@ def train(
         else:
             net = load_checkpoint(run.checkpoint)
         if sync_batchnorm:
-            devices.synchronize_batchnorm(net, cluster)
+            synchronize_batchnorm(net, cluster)
         extra = []
         train_data, test_data = data["train"], data["test"]
         if cluster is not None:
@@ -350,14 +351,14 @@ def train(
                     test_data, _ = sharding.cluster_input(test_data, batch_size, cluster,
                                                           training=False)
             if cluster.backend == "torch":
-                devices.install_ddp_train_step(net, cluster)
-                extra.append(devices.GlobalLogs(cluster))
+                distributed_fit.install_ddp_train_step(net, cluster)
+                extra.append(distributed_fit.GlobalLogs(cluster))
         elif replicas > 1:
             log(f"distributing over {replicas} devices")
         title = f"{name} on {data_spec} ({image_size}x{image_size})"
 
         def saving():
-            return devices.saving(net, cluster)
+            return distributed_fit.saving(net, cluster)
 
         # TensorFlow: saving a model under MultiWorkerMirroredStrategy runs collectives
         # (it creates variables), so every process saves; the others into a scratch

@@ -39,21 +39,21 @@ def reference(out, epochs, model="AWSmallCNN", batch_size=16, image_size=16, num
     """
     import keras
 
-    from keras_aw import devices, registry
+    from keras_aw import distribute, registry
     from keras_aw.datasets import load_data, sharding
     from keras_aw_tools import recipe, training
 
     if cpu_devices:
-        devices.configure_cpu_devices(cpu_devices)
+        distribute.configure_cpu_devices(cpu_devices)
     keras.utils.set_random_seed(seed)
     data = load_data("shapes", image_size, batch_size, num_train, num_test, seed,
                      training=True, drop_remainder=True)
-    with devices.distribution(bool(cpu_devices), batch_size):
+    with distribute.distribution(bool(cpu_devices), batch_size):
         net = training.TASKS["classification"].new_model(
             registry.parse_spec(model), image_size, data["num_classes"],
             recipe.DEFAULT_LEARNING_RATE)
         if sync_batchnorm:
-            devices.synchronize_batchnorm(net)
+            distribute.synchronize_batchnorm(net)
         if splits > 1:
             import mp_worker
 
@@ -88,7 +88,7 @@ def main(argv=None):
 
     import keras
 
-    from keras_aw import devices
+    from keras_aw import distribute
     from keras_aw_tools import runs, training
 
     process = {"id": 0}
@@ -138,7 +138,7 @@ def main(argv=None):
 
     os.makedirs(args.out, exist_ok=True)
     # This process's index, as `train` will find it (flags or the scheduler's variables).
-    spec = devices.find_cluster(args.job_addresses, args.num_processes, args.process_id)
+    spec = distribute.find_cluster(args.job_addresses, args.num_processes, args.process_id)
     process["id"] = spec.process_id if spec else 0
     for i, run in enumerate(args.runs.split(",")):
         name, epochs, *flags = run.split(":")
@@ -157,7 +157,7 @@ def main(argv=None):
             return 2
         print(f"process {process['id']}: {name}: {result['epochs_done']} epochs, loss "
               f"{result.get('loss')}", flush=True)
-    cluster = devices.current_cluster()
+    cluster = distribute.current_cluster()
     if cluster is not None:
         cluster.shutdown()
     return 0

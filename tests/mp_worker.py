@@ -1,8 +1,8 @@
-"""One process at the engine level: `keras_aw.devices` with Keras's `fit`, no training loop.
+"""One process at the engine level: `keras_aw.distribute` with Keras's `fit`, no training loop.
 
 Run as ``python tests/mp_worker.py --out DIR [--job-addresses ... --num-processes N
 --process-id I]`` (or with `TF_CONFIG` / torchrun's variables / `KERAS_DISTRIBUTION_*`
-set): joins the cluster with `keras_aw.devices.initialize_cluster`, trains a
+set): joins the cluster with `keras_aw.distribute.initialize_cluster`, trains a
 tiny model with an AWConv2D inside for `--epochs` epochs on fixed global batches
 with Keras's `fit`, writes its weights to ``DIR/proc_{I}.npz`` and its logs to
 ``DIR/proc_{I}.json``; a bad cluster or batch size prints ``error: ...`` and
@@ -122,12 +122,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     start = time.monotonic()
-    from keras_aw import devices
+    from keras_aw import distribute
     from keras_aw.datasets import sharding
+    from keras_aw_tools import distributed_fit
 
     try:
-        cluster = devices.initialize_cluster(args.job_addresses, args.num_processes,
-                                             args.process_id, timeout=args.timeout)
+        cluster = distribute.initialize_cluster(args.job_addresses, args.num_processes,
+                                                args.process_id, timeout=args.timeout)
     except (ValueError, ConnectionError) as e:
         print(f"error: {e}", flush=True)
         return 2
@@ -161,12 +162,12 @@ def main(argv=None):
             history.append({k: float(v) for k, v in logs.items()})
 
     try:
-        with devices.distribution(False, args.batch_size, cluster=cluster):
+        with distribute.distribution(False, args.batch_size, cluster=cluster):
             model = compile_model(build_model())
             if args.sync_batchnorm:
-                devices.synchronize_batchnorm(model, cluster)
+                distribute.synchronize_batchnorm(model, cluster)
             if cluster is not None and cluster.backend == "torch":
-                devices.install_ddp_train_step(model, cluster)
+                distributed_fit.install_ddp_train_step(model, cluster)
             elif args.splits > 1:
                 install_split_step(model, args.splits)
             data = sharding.for_cluster(global_dataset(args.batch_size, not args.no_shuffle), cluster,

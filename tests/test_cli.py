@@ -20,7 +20,7 @@ import pytest
 from runtimes import run_exported
 
 from helpers import BACKEND
-from keras_aw import deploy, devices
+from keras_aw import deploy, distribute
 from keras_aw.datasets import load_data, shapes
 from keras_aw_tools import cli, training
 from keras_aw_tools.runs import RunRecorder
@@ -265,7 +265,7 @@ def test_tfds_dataset_with_mock_data_and_mixed_precision(tmp_path, capsys):
     assert keras.config.dtype_policy().name == "float32"
     model = keras.saving.load_model(path / "model.keras")
     conv = model.get_layer("block3_conv")
-    assert conv.dtype_policy.name == devices.mixed_policy_name()
+    assert conv.dtype_policy.name == distribute.mixed_policy_name()
     assert conv.kernel.dtype == "float32" and conv.compute_dtype in ("bfloat16", "float16")
     # The tf.data pipeline: batched float32 RGB at the requested size, prefetched.
     with tfds.testing.mock_data(num_examples=8):

@@ -60,7 +60,8 @@ MODULES = library_modules()
 def test_modules_with_examples_are_found():
     """Guards the collection itself: the library's documented modules are all here."""
     for module in ("keras_aw.layers.aw_conv2d", "keras_aw.applications.resnet",
-                   "keras_aw.ops.per_sample_conv", "keras_aw.utils.profile"):
+                   "keras_aw.ops.per_sample_conv", "keras_aw.utils.profile",
+                   "keras_aw.distribute.config"):
         assert module in MODULES, module
     assert not any(m.startswith("keras_aw_tools") for m in MODULES)
 

@@ -24,8 +24,9 @@ import pytest
 
 import mp_launch
 import mp_worker
-from keras_aw import devices
+from keras_aw import distribute
 from keras_aw.datasets import sharding
+from keras_aw.distribute import _upstream_keras
 
 BACKEND = keras.backend.backend()
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,11 +41,11 @@ JOIN_FAULT_TIMEOUT = 10
 # --------------------------------------------------------------------------- finding the cluster
 @pytest.mark.backend_independent
 def test_no_cluster_is_the_single_process_path():
-    assert devices.find_cluster(environ={}) is None
-    assert devices.find_cluster(num_processes=1, environ={}) is None
-    assert devices.find_cluster("h:1", 1, 0, environ={}) is None
-    assert devices.find_cluster(environ={"WORLD_SIZE": "1", "RANK": "0"}) is None
-    assert devices.find_cluster(environ={"TF_CONFIG": json.dumps(
+    assert distribute.find_cluster(environ={}) is None
+    assert distribute.find_cluster(num_processes=1, environ={}) is None
+    assert distribute.find_cluster("h:1", 1, 0, environ={}) is None
+    assert distribute.find_cluster(environ={"WORLD_SIZE": "1", "RANK": "0"}) is None
+    assert distribute.find_cluster(environ={"TF_CONFIG": json.dumps(
         {"cluster": {"worker": ["h:1"]}, "task": {"type": "worker", "index": 0}})}) is None
 
 
@@ -58,20 +59,20 @@ def test_sources_in_order():
                 "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}
     everything = {**keras_env, **tf_config, **torchrun}
 
-    spec = devices.find_cluster("a:9", 3, 2, environ=everything)
+    spec = distribute.find_cluster("a:9", 3, 2, environ=everything)
     assert spec[:4] == (("a:9",), 3, 2, "arguments")
     # Missing arguments come from Keras's variables, as keras.distribution.initialize does.
-    spec = devices.find_cluster(process_id=0, environ=everything)
+    spec = distribute.find_cluster(process_id=0, environ=everything)
     assert spec[:4] == (("k0:1", "k1:2"), 2, 0,
                         "KERAS_DISTRIBUTION_* variables and arguments")
-    spec = devices.find_cluster(environ=everything)
+    spec = distribute.find_cluster(environ=everything)
     assert spec[:4] == (("k0:1", "k1:2"), 2, 1, "KERAS_DISTRIBUTION_* variables")
-    spec = devices.find_cluster(environ={**tf_config, **torchrun})
+    spec = distribute.find_cluster(environ={**tf_config, **torchrun})
     assert spec[:4] == (("c:1", "w:2", "w:3"), 3, 2, "TF_CONFIG")  # chief first
-    spec = devices.find_cluster(environ=torchrun)
-    assert spec == devices.ClusterSpec(("m:29500",), 4, 3, "torchrun variables", 1, 2)
+    spec = distribute.find_cluster(environ=torchrun)
+    assert spec == distribute.ClusterSpec(("m:29500",), 4, 3, "torchrun variables", 1, 2)
     # One address per process: the count is implied; local processes counted by host.
-    spec = devices.find_cluster("h:1,h:2,g:3", process_id=1, environ={})
+    spec = distribute.find_cluster("h:1,h:2,g:3", process_id=1, environ={})
     assert (spec.num_processes, spec.local_processes) == (3, 2)
 
 
@@ -102,7 +103,7 @@ def test_sources_in_order():
 ])
 def test_bad_cluster_values_name_the_value(kwargs, env, words):
     with pytest.raises(ValueError) as info:
-        devices.find_cluster(environ=env, **kwargs)
+        distribute.find_cluster(environ=env, **kwargs)
     message = str(info.value)
     assert "\n" not in message
     for word in words:
@@ -111,8 +112,8 @@ def test_bad_cluster_values_name_the_value(kwargs, env, words):
 
 @pytest.mark.backend_independent
 def test_batch_must_divide_by_the_global_device_count():
-    spec = devices.ClusterSpec(("h:1",), 2, 0, "arguments")
-    cluster = devices.Cluster(spec, "torch", 10, None)  # engine not started: a torch rank
+    spec = distribute.ClusterSpec(("h:1",), 2, 0, "arguments")
+    cluster = distribute.Cluster(spec, "torch", 10, None)  # engine not started: a torch rank
     assert cluster.check_batch_size(16) == 8
     with pytest.raises(ValueError, match=r"multiple of the 2 devices.*2 processes.*batch_size=15"):
         cluster.check_batch_size(15)
@@ -121,12 +122,12 @@ def test_batch_must_divide_by_the_global_device_count():
 
 @pytest.mark.backend_independent
 def test_timeout_from_argument_environment_default(monkeypatch):
-    monkeypatch.delenv(devices.TIMEOUT_VARIABLE, raising=False)
-    assert devices.cluster_timeout() == devices.DEFAULT_CLUSTER_TIMEOUT
-    monkeypatch.setenv(devices.TIMEOUT_VARIABLE, "7")
-    assert devices.cluster_timeout() == 7 and devices.cluster_timeout(3) == 3
+    monkeypatch.delenv(distribute.TIMEOUT_VARIABLE, raising=False)
+    assert distribute.cluster_timeout() == distribute.DEFAULT_CLUSTER_TIMEOUT
+    monkeypatch.setenv(distribute.TIMEOUT_VARIABLE, "7")
+    assert distribute.cluster_timeout() == 7 and distribute.cluster_timeout(3) == 3
     with pytest.raises(ValueError, match="timeout=0"):
-        devices.cluster_timeout(0)
+        distribute.cluster_timeout(0)
 
 
 # --------------------------------------------------------------------------- input sharding
@@ -218,7 +219,7 @@ def test_for_cluster_shards_only_where_keras_does_not():
     ds = tf.data.Dataset.range(8).batch(4)
     assert sharding.for_cluster(ds, None, 4) is ds
     for backend in ("jax", "tensorflow", "torch"):
-        cluster = devices.Cluster(devices.ClusterSpec(("h:1",), 2, 1, "arguments"), backend, 10,
+        cluster = distribute.Cluster(distribute.ClusterSpec(("h:1",), 2, 1, "arguments"), backend, 10,
                                   None)
         out = sharding.for_cluster(ds, cluster, 4)
         if backend == "torch":
@@ -264,7 +265,7 @@ def test_train_refuses_detectors_and_torch_sync_batchnorm_before_joining(tmp_pat
         with pytest.raises(ValueError, match="synchronized BatchNorm.*torch"):
             training.train("AWSmallCNN", output=str(tmp_path / "s"), sync_batchnorm=True,
                            **cluster)
-    assert devices.current_cluster() is None and not list(tmp_path.iterdir())
+    assert distribute.current_cluster() is None and not list(tmp_path.iterdir())
 
 
 @pytest.mark.backend_independent
@@ -290,10 +291,10 @@ def test_synchronize_batchnorm_covers_awconv_attention():
     model = mp_worker.build_model()
     if BACKEND == "torch":
         with pytest.raises(ValueError, match="torch"):
-            devices.synchronize_batchnorm(model)
+            distribute.synchronize_batchnorm(model)
         return
     # One BatchNormalization in the stem, two in AWConv2D's attention branch.
-    assert devices.synchronize_batchnorm(model) == 3
+    assert distribute.synchronize_batchnorm(model) == 3
     bns = [layer for layer in model._flatten_layers(include_self=False)
            if isinstance(layer, keras.layers.BatchNormalization)]
     assert {b.name for b in bns} >= {"attention_bn1", "attention_bn2"}
@@ -313,13 +314,13 @@ def test_keras_still_needs_the_reduce_shim(monkeypatch):
     logs = {"loss": tf.constant(2.0), "accuracy": tf.constant(0.5)}
     with pytest.raises(Exception, match="(?i)axis|rank|dimension"):
         trainer.reduce_per_replica(logs, strategy, "mean")
-    assert devices.reduce_shim_needed(), (
+    assert distribute.reduce_shim_needed(), (
         f"Keras {keras.version()} still fails on scalar logs but "
-        f"REDUCE_SHIM_KERAS_VERSIONS={devices.REDUCE_SHIM_KERAS_VERSIONS} leaves it out")
-    devices._install_reduce_shim(strategy)
+        f"REDUCE_SHIM_KERAS_VERSIONS={distribute.REDUCE_SHIM_KERAS_VERSIONS} leaves it out")
+    _upstream_keras.install_reduce_shim(strategy)
     reduced = trainer.reduce_per_replica(logs, strategy, "mean")
     assert {k: float(v) for k, v in reduced.items()} == {"loss": 2.0, "accuracy": 0.5}
-    assert not devices.reduce_shim_needed("3.16.0") and devices.reduce_shim_needed("3.15.1")
+    assert not distribute.reduce_shim_needed("3.16.0") and distribute.reduce_shim_needed("3.15.1")
 
 
 # --------------------------------------------------------------------------- real processes
@@ -328,7 +329,7 @@ def _env(**extra):
                PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]),
                PYTHONUNBUFFERED="1")
     for name in ("TF_CONFIG", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
-                 *devices.KERAS_VARIABLES.values()):
+                 *distribute.KERAS_VARIABLES.values()):
         env.pop(name, None)
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -414,7 +415,7 @@ def test_train_killed_resumed_on_two_processes_equals_one_process(tmp_path, tiny
     reference_command = _single_process_reference(reference_file, TRAIN["epochs"])
     killed = _launch_cluster(out, "--runs", "run:2", "--kill", "1:1", *sync,
                              worker=TRAIN_WORKER, torchrun=False,
-                             env=_env(**{devices.TIMEOUT_VARIABLE: FAULT_TIMEOUT}),
+                             env=_env(**{distribute.TIMEOUT_VARIABLE: FAULT_TIMEOUT}),
                              alongside=reference_command)
     report = mp_launch.describe(killed)
     assert all(r.returncode == 0 for r in killed[2:]), report  # the reference
@@ -486,7 +487,7 @@ def test_bad_process_id_unreachable_coordinator_and_indivisible_batch(tmp_path):
     process looks for a coordinator nobody runs; a well-formed pair is given a global batch
     of 15 for 2 devices. Every process ends, non-zero, within a bounded time."""
     here, nowhere, pair = _addresses(2), _addresses(2), _addresses(2)
-    env = _env(**{devices.TIMEOUT_VARIABLE: JOIN_FAULT_TIMEOUT})
+    env = _env(**{distribute.TIMEOUT_VARIABLE: JOIN_FAULT_TIMEOUT})
 
     def command(addresses, pid, *extra):
         return mp_launch.python_command(WORKER, "--out", str(tmp_path), "--job-addresses",

@@ -232,7 +232,7 @@ def test_building_a_detector_without_keras_hub_names_the_extra():
 
 @pytest.mark.parametrize("module", ["keras_aw", "keras_aw.applications", "keras_aw.detection",
                                     "keras_aw.layers", "keras_aw.datasets", "keras_aw.utils",
-                                    "keras_aw.ops"])
+                                    "keras_aw.distribute", "keras_aw.ops"])
 def test_dir_is_the_public_api(module):
     mod = importlib.import_module(module)
     assert sorted(dir(mod)) == sorted(mod.__all__)

@@ -23,28 +23,7 @@ Example:
 [[2, 3], [6, 7]]
 """
 
-import numbers
-
-
-def _check(num_processes, process_id, global_batch_size=None):
-    for name, value in (("num_processes", num_processes), ("process_id", process_id)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"`{name}` must be an int; received {name}={value!r}")
-    if num_processes < 1:
-        raise ValueError(f"`num_processes` must be at least 1; received "
-                         f"num_processes={num_processes}")
-    if not 0 <= process_id < num_processes:
-        raise ValueError(f"`process_id` must be in [0, {num_processes - 1}]; received "
-                         f"process_id={process_id}")
-    if global_batch_size is not None:
-        if isinstance(global_batch_size, bool) or not isinstance(global_batch_size,
-                                                                 numbers.Integral) \
-                or global_batch_size < 1:
-            raise ValueError(f"`global_batch_size` must be a positive int; received "
-                             f"global_batch_size={global_batch_size!r}")
-        if global_batch_size % num_processes:
-            raise ValueError(f"the global batch size must be a multiple of num_processes="
-                             f"{num_processes}; received global_batch_size={global_batch_size}")
+from keras_aw.distribute.checks import check_global_batch, check_processes
 
 
 def shard_batches(dataset, num_processes, process_id, global_batch_size):
@@ -66,8 +45,11 @@ def shard_batches(dataset, num_processes, process_id, global_batch_size):
     Raises:
         ValueError: a global batch size that does not divide by `num_processes`,
             or a `process_id` out of range.
+        TypeError: a count, id or batch size that is not an int.
     """
-    _check(num_processes, process_id, global_batch_size)
+    check_processes(num_processes, process_id)
+    check_global_batch(global_batch_size, num_processes, f"num_processes={num_processes}",
+                       name="global_batch_size")
     if num_processes == 1:
         return dataset
     import tensorflow as tf
@@ -101,7 +83,7 @@ def process_split(split, num_processes, process_id):
     >>> part.index, part.count
     (1, 2)
     """
-    _check(num_processes, process_id)
+    check_processes(num_processes, process_id)
     if num_processes == 1:
         return split
     import tensorflow_datasets as tfds

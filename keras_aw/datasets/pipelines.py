@@ -22,6 +22,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+import keras_aw.datasets.imagenet as imagenet
 import keras_aw.datasets.shapes as shapes
 from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
 
@@ -136,8 +137,13 @@ def _tfds_pipeline(ds, image_size, batch_size, training, seed, drop_remainder, r
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
+#: `load_data`'s ``preprocessing``: None (the demo recipe's squash, crop and flip) or
+#: "imagenet" (`keras_aw.datasets.imagenet`: RandomResizedCrop, resize 256 + center crop 224).
+PREPROCESSING = (None, "imagenet")
+
+
 def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000, seed=0,
-              training=True, drop_remainder=False, repeat=False, part=None):
+              training=True, drop_remainder=False, repeat=False, part=None, preprocessing=None):
     """Loads a data set for `train` (training=True) or `evaluate` (training=False).
 
     Returns a dict with ``train`` (training only) and ``test``: for Shapes,
@@ -150,8 +156,28 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
     of each split (`keras_aw.datasets.sharding.process_split`: equal, disjoint
     parts), batched by `batch_size` (then the per-process batch) with the
     remainder dropped, so that every process has the same number of batches.
+
+    ``preprocessing="imagenet"`` (tfds only) reads through
+    `keras_aw.datasets.imagenet.load_imagenet`: the `imagenet` recipe's images,
+    training on the spec's split (default "train"), validating on
+    "validation" (evaluating: the spec's split, default "validation"). An
+    evaluation split whose labels are all -1 (imagenet2012's "test") is
+    refused with a `ValueError` naming it; chosen automatically, it gives way
+    to "validation" when there is one.
     """
+    if preprocessing not in PREPROCESSING:
+        raise ValueError(f"`preprocessing` must be one of {PREPROCESSING}; received "
+                         f"preprocessing={preprocessing!r}")
     kind, name, split = parse_dataset(spec)
+    if preprocessing == "imagenet":
+        if kind != "tfds":
+            raise ValueError("preprocessing='imagenet' reads a tfds set of encoded images; "
+                             f"received spec={str(spec)!r}")
+        return imagenet.load_imagenet(
+            name, image_size, batch_size, training=training, seed=seed,
+            train_split=split or "train",
+            eval_split="validation" if training else (split or "validation"), part=part,
+            drop_remainder=drop_remainder, repeat=repeat)
     if kind == "shapes":
         if part is not None:
             raise ValueError(f"`part` reads a process's part of a tfds set; the Shapes set is "
@@ -188,14 +214,35 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
         elif "validation" in splits:
             eval_split = "validation"
         if eval_split is not None and eval_split != (split or "train"):
+            if not _labeled(name, eval_split) and "validation" in splits \
+                    and (split or "train") != "validation":
+                eval_split = "validation"  # e.g. imagenet2012's unlabeled "test"
+            _check_labeled(name, eval_split)
             out["test"] = pipeline(eval_split, False)[0]
         return out
     if split is None:
         available = _splits(name)
         split = "test" if not available or "test" in available else (
             "validation" if "validation" in available else "train")
+    _check_labeled(name, split)
     test, num_classes, names, _ = pipeline(split, False)
     return {"num_classes": num_classes, "class_names": names, "test": test}
+
+
+def _labeled(name, split, probe=64):
+    """Whether the first `probe` labels of a tfds split are not all -1."""
+    ds = _tfds_load(name, split)[0]
+    try:
+        imagenet.check_labeled((label for _, label in ds.take(probe).as_numpy_iterator()),
+                               split)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_labeled(name, split):
+    if not _labeled(name, split):
+        imagenet.check_labeled([], split, f"tfds data set {name!r}")
 
 
 def _splits(name):

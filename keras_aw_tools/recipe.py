@@ -67,6 +67,7 @@ import keras
 
 from keras_aw.datasets import imagenet as imagenet_data
 from keras_aw.datasets.pipelines import parse_dataset
+from keras_aw_tools.schedules import StepDecay
 from keras_aw_tools.torch_sgd import TorchSGD
 
 #: Adam's learning rate at the start of the decay unless a caller says otherwise.
@@ -454,36 +455,6 @@ def _normalization(kind):
 # --------------------------------------------------------------------------
 
 
-@keras.saving.register_keras_serializable(package="keras_aw_tools")
-class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """``lr(step) = value * factor ** #{b in boundaries: step >= b}``, after a linear warm-up.
-
-    Step ``s`` is the optimizer's iteration count before the update (0 for
-    the first); with boundaries at ``epoch * steps_per_epoch`` every step of
-    epoch ``e`` gets ``value * factor ** (e // period)``, the reference's
-    per-epoch rule. During the warm-up (``s < warmup_steps``) the rate is
-    ``lr(s) * (s + 1) / warmup_steps``.
-    """
-
-    def __init__(self, value, boundaries, factor, warmup_steps=0):
-        self.value, self.factor = float(value), float(factor)
-        self.boundaries, self.warmup_steps = [int(b) for b in boundaries], int(warmup_steps)
-
-    def __call__(self, step):
-        step = keras.ops.cast(step, "float32")
-        rate = keras.ops.convert_to_tensor(self.value, "float32")
-        for boundary in self.boundaries:
-            rate = keras.ops.where(step >= boundary, rate * self.factor, rate)
-        if self.warmup_steps:
-            ramp = keras.ops.minimum((step + 1.0) / self.warmup_steps, 1.0)
-            rate = rate * ramp
-        return rate
-
-    def get_config(self):
-        return {"value": self.value, "boundaries": self.boundaries, "factor": self.factor,
-                "warmup_steps": self.warmup_steps}
-
-
 def build_optimizer(resolved):
     """The optimizer (its learning-rate schedule inside, for "step") of a resolved recipe.
 
@@ -555,6 +526,32 @@ def compile_with_recipe(model, resolved, run_eagerly=False):
                   loss=keras.losses.SparseCategoricalCrossentropy(),
                   metrics=recipe_metrics(resolved), run_eagerly=run_eagerly)
     return model
+
+
+def best_checkpoint(resolved, path):
+    """The callback keeping the best validation top-1 model at `path` (None if the recipe keeps none).
+
+    A `keras.callbacks.ModelCheckpoint` on ``val_accuracy`` (top-1), mode max,
+    ``save_best_only``; give it to the process that writes (process 0).
+    """
+    if "best-val-top1" not in resolved["checkpoints"]["kept"]:
+        return None
+    return keras.callbacks.ModelCheckpoint(str(path), monitor="val_accuracy", mode="max",
+                                           save_best_only=True, verbose=0)
+
+
+def errors(metrics):
+    """The paper's columns from a metrics dict: ``{"top1_error": 1 - accuracy, "top5_error": ...}``.
+
+    >>> errors({"accuracy": 0.75, "top5_accuracy": 0.9, "loss": 1.0})
+    {'top1_error': 0.25, 'top5_error': 0.1}
+    """
+    out = {}
+    for key, name in (("accuracy", "top1_error"), ("top5_accuracy", "top5_error")):
+        for prefix in ("", "val_"):
+            if prefix + key in metrics:
+                out[prefix + name] = round(1.0 - float(metrics[prefix + key]), 12)
+    return out
 
 
 def format_resolved(resolved):

@@ -270,3 +270,16 @@ def test_registry_listing_and_defaults():
     assert recipe.default_recipe_name("tfds:imagenette/160px") == "demo"
     assert recipe.default_recipe_name("shapes") == "demo"
     assert json.loads(recipe.format_resolved(resolve("demo", 8)))["recipe"] == "demo"
+
+
+@independent
+def test_errors_and_best_checkpoint(tmp_path):
+    assert recipe.errors({"accuracy": 0.7, "top5_accuracy": 0.9, "val_accuracy": 0.6,
+                          "val_top5_accuracy": 0.85, "loss": 2.0}) == pytest.approx(
+        {"top1_error": 0.3, "top5_error": 0.1, "val_top1_error": 0.4, "val_top5_error": 0.15})
+    best = recipe.best_checkpoint(resolve("imagenet", 256), tmp_path / "best.keras")
+    assert isinstance(best, keras.callbacks.ModelCheckpoint)
+    assert (best.monitor, best.save_best_only) == ("val_accuracy", True)
+    assert recipe.best_checkpoint(resolve("demo", 64), tmp_path / "best.keras") is None
+    # StepDecay switches at the boundary itself (Keras's PiecewiseConstantDecay one step later).
+    assert [float(StepDecay(1.0, [3], 0.5)(s)) for s in (2, 3)] == [1.0, 0.5]

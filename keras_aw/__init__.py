@@ -4,7 +4,8 @@ The library: layers (`AWConv2D`, `SqueezeExcite`, `CBAM`), ops, the ResNet /
 MobileNet builders (`applications`), the detectors (`detection`), data sets,
 the model registry (`list_models`, `model_info`, `create_model`), the shared
 vocabulary, conversion (`convert_to_aw`), export (`export`), attention arrays
-(`attention`), devices and precision (`devices`) and utilities (`utils`).
+(`attention`), devices and precision (`devices`), PyTorch-rule SGD and a step
+schedule for reproducing PyTorch recipes (`optimizers`) and utilities (`utils`).
 Importing it registers every layer and every model (the detectors included)
 and imports neither keras-hub nor the command-line tooling (`keras_aw_tools`).
 `dir(keras_aw)` is `keras_aw.__all__`.
@@ -17,13 +18,14 @@ from keras_aw import detection  # registers the detectors (keras-hub is imported
 from keras_aw.registry import create_model, list_models, model_info
 from keras_aw.convert import convert_to_aw
 from keras_aw.deploy import export
-from keras_aw import attention, datasets, devices, utils
+from keras_aw import attention, datasets, devices, optimizers, utils
 
 from keras_aw.version import __version__  # noqa: E402
 
 __all__ = ["AWConv2D", "CBAM", "SqueezeExcite", "__version__", "applications", "attention",
            "convert_to_aw", "create_model", "datasets", "detection", "devices", "export",
-           "layers", "list_models", "model_info", "ops", "registry", "utils", "vocabulary"]
+           "layers", "list_models", "model_info", "ops", "optimizers", "registry", "utils",
+           "vocabulary"]
 
 
 def __dir__():

@@ -9,7 +9,7 @@ checkpoint selection, and the protocol it follows. `RECIPES` names them:
 - ``demo``: the package's own quick recipe (below), for the embedded data sets.
 - ``imagenet``: the classic ResNet ImageNet recipe of the CBAM authors' code,
   which the paper's Table 1 used (also torchvision's classic ResNet recipe):
-  SGD with PyTorch's rule (`keras_aw_tools.torch_sgd.TorchSGD`), momentum 0.9,
+  SGD with PyTorch's rule (`keras_aw.optimizers.TorchSGD`), momentum 0.9,
   0.1 per 256 images scaled linearly, L2 weight decay 1e-4 on every weight,
   x0.1 every 30 epochs, 100 epochs; RandomResizedCrop 224 + flip; resize 256,
   center crop 224; ImageNet mean/std; top-1 and top-5; last + best checkpoints.
@@ -67,8 +67,7 @@ import keras
 
 from keras_aw.datasets import imagenet as imagenet_data
 from keras_aw.datasets.pipelines import parse_dataset
-from keras_aw_tools.schedules import StepDecay
-from keras_aw_tools.torch_sgd import TorchSGD
+from keras_aw.optimizers import StepDecay, TorchSGD
 
 #: Adam's learning rate at the start of the decay unless a caller says otherwise.
 DEFAULT_LEARNING_RATE = 2e-3
@@ -395,7 +394,7 @@ def resolve(recipe, global_batch_size, epochs=None, steps_per_epoch=None, learni
         "recipe": recipe.name, "reference": recipe.reference, "notes": recipe.notes,
         "optimizer": {
             "name": recipe.optimizer,
-            "class": "keras_aw_tools.torch_sgd.TorchSGD" if sgd else "keras.optimizers.Adam",
+            "class": "keras_aw.optimizers.TorchSGD" if sgd else "keras.optimizers.Adam",
             "momentum": recipe.momentum, "nesterov": recipe.nesterov,
             "weight_decay": recipe.weight_decay,
             "weight_decay_rule": ("L2 gradient term before momentum (PyTorch SGD)"
@@ -476,7 +475,7 @@ def build_optimizer(resolved):
     if opt["name"] == "sgd":
         # TorchSGD, not keras.optimizers.SGD(weight_decay=...): Keras's decay is
         # decoupled, and its momentum buffer keeps the old rate after a drop; see
-        # keras_aw_tools.torch_sgd for both, and its tests for the PyTorch rule.
+        # keras_aw.optimizers for both, and its tests for the PyTorch rule.
         return TorchSGD(rate, momentum=opt["momentum"] or 0.0, nesterov=opt["nesterov"],
                         l2=opt["weight_decay"])
     return keras.optimizers.Adam(rate)

@@ -1,4 +1,4 @@
-"""Named recipes (keras_aw_tools.recipe) and TorchSGD, against references written out here.
+"""Named recipes (keras_aw_tools.recipe) and keras_aw.optimizers, against references written out here.
 
 - The optimizer against PyTorch's SGD update rule (torch/optim/sgd.py, dampening
   0) written out in NumPy, with gradients given or computed by hand on a tiny
@@ -12,14 +12,17 @@
 import dataclasses
 import json
 import math
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 
 from keras_aw_tools import recipe
-from keras_aw_tools.recipe import RECIPES, StepDecay, build_optimizer, resolve
-from keras_aw_tools.torch_sgd import TorchSGD
+from keras_aw.optimizers import StepDecay, TorchSGD
+from keras_aw_tools.recipe import RECIPES, build_optimizer, resolve
 
 from helpers import to_numpy
 
@@ -96,7 +99,7 @@ def test_fit_steps_with_imagenet_recipe_equal_pytorch_rule():
 
 
 def test_keras_sgd_momentum_equals_pytorch_only_at_constant_rate():
-    """The comment in torch_sgd: Keras's momentum form is PyTorch's until the rate changes."""
+    """keras_aw.optimizers' docstring: Keras's momentum form is PyTorch's until the rate changes."""
     rng = np.random.default_rng(2)
     start = [rng.normal(size=(3, 2)).astype("float32")]
     grads = [[rng.normal(size=(3, 2)).astype("float32")] for _ in range(4)]
@@ -186,7 +189,7 @@ def test_torch_sgd_round_trips_through_config():
 def test_imagenet_resolved_values_match_reference_protocol():
     r = resolve("imagenet", global_batch_size=256, steps_per_epoch=5005)
     assert r["recipe"] == "imagenet"
-    assert r["optimizer"]["class"] == "keras_aw_tools.torch_sgd.TorchSGD"
+    assert r["optimizer"]["class"] == "keras_aw.optimizers.TorchSGD"
     assert (r["optimizer"]["momentum"], r["optimizer"]["nesterov"]) == (0.9, False)
     assert r["optimizer"]["weight_decay"] == 1e-4
     assert "BatchNorm" in r["optimizer"]["weight_decay_applies_to"]
@@ -283,3 +286,22 @@ def test_errors_and_best_checkpoint(tmp_path):
     assert recipe.best_checkpoint(resolve("demo", 64), tmp_path / "best.keras") is None
     # StepDecay switches at the boundary itself (Keras's PiecewiseConstantDecay one step later).
     assert [float(StepDecay(1.0, [3], 0.5)(s)) for s in (2, 3)] == [1.0, 0.5]
+
+
+@independent
+def test_saved_model_with_torch_sgd_loads_with_the_library_alone(tmp_path):
+    """`import keras_aw` registers TorchSGD and StepDecay: no keras_aw_tools needed to load."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=build_optimizer(resolve("imagenet", 8, steps_per_epoch=2)),
+                  loss="mse")
+    model.fit(np.ones((8, 3), "float32"), np.ones((8, 2), "float32"), batch_size=4, verbose=0)
+    model.save(tmp_path / "m.keras")
+    code = ("import sys, keras, keras_aw\n"
+            f"m = keras.saving.load_model({str(tmp_path / 'm.keras')!r})\n"
+            "print(type(m.optimizer).__name__, m.optimizer.l2,"
+            " 'keras_aw_tools' in sys.modules)")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-3:] == ["TorchSGD", "0.0001", "False"]

@@ -1,6 +1,18 @@
-"""`TorchSGD`: SGD with PyTorch's `torch.optim.SGD` update rule (L2 weight decay, momentum).
+"""Optimizers for reproducing PyTorch recipes: `TorchSGD` (PyTorch's SGD rule) and `StepDecay`.
 
-The `imagenet` recipe (`keras_aw_tools.recipe`) reproduces a PyTorch recipe,
+They are in the library, not in the training tooling (`keras_aw_tools.recipe`,
+whose `imagenet` recipe uses them), so that ``import keras_aw`` registers them
+and a `.keras` file saved compiled with them loads wherever keras_aw does
+(`keras.saving.load_model`, `keras_aw.export`).
+
+`StepDecay`: the classic ImageNet recipe's ``lr * factor ** (epoch // period)``
+as a per-step schedule with its boundaries in steps, optionally after a linear
+warm-up. (Keras's `PiecewiseConstantDecay` switches one step late for these
+boundaries, ``step > boundary``, and has no warm-up.)
+
+`TorchSGD`: SGD with PyTorch's `torch.optim.SGD` update rule (L2 weight decay, momentum).
+
+The `imagenet` recipe reproduces a PyTorch recipe,
 so its optimizer must make PyTorch's updates. For every variable ``w`` with
 gradient ``g``, learning rate ``lr``, momentum ``mu`` and weight decay ``wd``,
 PyTorch's SGD (dampening 0) does::
@@ -32,19 +44,24 @@ This module is the only place that uses it.
 Example:
 
 >>> import numpy as np, keras
->>> from keras_aw_tools.torch_sgd import TorchSGD
+>>> from keras_aw.optimizers import StepDecay, TorchSGD
 >>> w = keras.Variable(np.array([1.0], "float32"))
 >>> opt = TorchSGD(learning_rate=0.1, momentum=0.9, l2=0.5)
 >>> opt.apply([np.array([1.0], "float32")], [w])  # g = 1 + 0.5 * 1; w = 1 - 0.1 * 1.5
 >>> round(float(w.numpy()[0]), 6)
 0.85
+>>> schedule = StepDecay(0.1, boundaries=[300, 600], factor=0.1)
+>>> [round(float(schedule(s)), 6) for s in (0, 299, 300, 600)]
+[0.1, 0.1, 0.01, 0.001]
 """
 
 import keras
 from keras import ops
 
+__all__ = ["StepDecay", "TorchSGD"]
 
-@keras.saving.register_keras_serializable(package="keras_aw_tools")
+
+@keras.saving.register_keras_serializable(package="keras_aw")
 class TorchSGD(keras.optimizers.SGD):
     """SGD with PyTorch's update rule: L2 weight decay through momentum, PyTorch's buffer.
 
@@ -93,3 +110,33 @@ class TorchSGD(keras.optimizers.SGD):
         config = super().get_config()
         config["l2"] = self.l2
         return config
+
+
+@keras.saving.register_keras_serializable(package="keras_aw")
+class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """``lr(step) = value * factor ** #{b in boundaries: step >= b}``, after a linear warm-up.
+
+    Step ``s`` is the optimizer's iteration count before the update (0 for
+    the first); with boundaries at ``epoch * steps_per_epoch`` every step of
+    epoch ``e`` gets ``value * factor ** (e // period)``, the reference's
+    per-epoch rule. During the warm-up (``s < warmup_steps``) the rate is
+    ``lr(s) * (s + 1) / warmup_steps``.
+    """
+
+    def __init__(self, value, boundaries, factor, warmup_steps=0):
+        self.value, self.factor = float(value), float(factor)
+        self.boundaries, self.warmup_steps = [int(b) for b in boundaries], int(warmup_steps)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        rate = keras.ops.convert_to_tensor(self.value, "float32")
+        for boundary in self.boundaries:
+            rate = keras.ops.where(step >= boundary, rate * self.factor, rate)
+        if self.warmup_steps:
+            ramp = keras.ops.minimum((step + 1.0) / self.warmup_steps, 1.0)
+            rate = rate * ramp
+        return rate
+
+    def get_config(self):
+        return {"value": self.value, "boundaries": self.boundaries, "factor": self.factor,
+                "warmup_steps": self.warmup_steps}

@@ -17,6 +17,8 @@ without decoding (``tfds.decode.SkipDecoding``) and decoded once per image:
   to mimic RandomResizedCrop only approximately; the reference is
   torchvision's sampler, so it is reproduced exactly (in distribution: the ten
   attempts are drawn at once, so single draws differ from torch's generator).
+  (Today's torchvision; its 2018 releases drew the ratio uniformly with a
+  random width/height swap and fell back to the central square.)
 - **Evaluation** (`eval_image`): the shorter side resized to
   ``eval_resize_size(size)`` (``round(size / 0.875)``: 256 for 224) keeping
   the aspect ratio (the longer side truncated to an int as torchvision's

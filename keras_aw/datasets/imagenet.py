@@ -249,6 +249,12 @@ def _load_encoded(name, split, shuffle_files, seed):
     return ds, info
 
 
+def first_labels(name, split, count=64):
+    """The first `count` labels of a tfds split, read without decoding its images."""
+    ds = _load_encoded(name, split, False, 0)[0]
+    return [int(label) for _, label in ds.take(count).as_numpy_iterator()]
+
+
 def _split_size(info, split):
     """``(examples, bytes)`` of a split or split expression ((None, None) when tfds cannot tell)."""
     try:

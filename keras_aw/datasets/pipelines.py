@@ -195,12 +195,15 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
         out["test"] = (xt.astype("float32"), yt.astype("int32"))
         return out
 
-    def pipeline(split, train, **kwargs):
+    def read(split):  # the part of `split` this process reads
         if part is not None:
             from keras_aw.datasets.sharding import process_split
 
-            split = process_split(split, *part)
-        ds, num_classes, names, splits = _tfds_load(name, split, **kwargs)
+            return process_split(split, *part)
+        return split
+
+    def pipeline(split, train, **kwargs):
+        ds, num_classes, names, splits = _tfds_load(name, read(split), **kwargs)
         return (_tfds_pipeline(ds, image_size, batch_size, train, seed,
                                drop_remainder or part is not None, repeat and train),
                 num_classes, names, splits)
@@ -214,34 +217,33 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
         elif "validation" in splits:
             eval_split = "validation"
         if eval_split is not None and eval_split != (split or "train"):
-            if not _labeled(name, eval_split) and "validation" in splits \
+            if not _labeled(name, read(eval_split)) and "validation" in splits \
                     and (split or "train") != "validation":
                 eval_split = "validation"  # e.g. imagenet2012's unlabeled "test"
-            _check_labeled(name, eval_split)
+            _check_labeled(name, eval_split, read(eval_split))
             out["test"] = pipeline(eval_split, False)[0]
         return out
     if split is None:
         available = _splits(name)
         split = "test" if not available or "test" in available else (
             "validation" if "validation" in available else "train")
-    _check_labeled(name, split)
     test, num_classes, names, _ = pipeline(split, False)
+    _check_labeled(name, split, read(split))
     return {"num_classes": num_classes, "class_names": names, "test": test}
 
 
-def _labeled(name, split, probe=64):
-    """Whether the first `probe` labels of a tfds split are not all -1."""
-    ds = _tfds_load(name, split)[0]
+def _labeled(name, split):
+    """Whether the first labels of a tfds split (read undecoded) are not all -1."""
+    labels = imagenet.first_labels(name, split)
     try:
-        imagenet.check_labeled((label for _, label in ds.take(probe).as_numpy_iterator()),
-                               split)
+        imagenet.check_labeled(labels, split)
     except ValueError:
         return False
     return True
 
 
-def _check_labeled(name, split):
-    if not _labeled(name, split):
+def _check_labeled(name, split, read_split):
+    if not _labeled(name, read_split):
         imagenet.check_labeled([], split, f"tfds data set {name!r}")
 
 

@@ -16,7 +16,7 @@ parallelism 1: images/s per core) and with all of the machine's cores
 (AUTOTUNE), in interleaved rounds; the table shows medians. Run::
 
     KERAS_BACKEND=tensorflow python benchmarks/input_pipeline.py          # prints the table
-    KERAS_BACKEND=tensorflow python benchmarks/input_pipeline.py --save   # + results/input_pipeline-tensorflow.json
+    KERAS_BACKEND=tensorflow python benchmarks/input_pipeline.py --save   # + the JSON in results/
 """
 
 import argparse

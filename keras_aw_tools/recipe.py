@@ -489,7 +489,7 @@ def recipe_callbacks(resolved):
 
 
 def recipe_metrics(resolved):
-    """The recipe's metrics: top-1 as "accuracy" (the name histories use), top-5 as "top5_accuracy"."""
+    """The recipe's metrics: top-1 as "accuracy" (as histories name it), top-5 as "top5_accuracy"."""
     metrics = []
     if "top1" in resolved["metrics"]:
         metrics.append(keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
@@ -528,7 +528,7 @@ def compile_with_recipe(model, resolved, run_eagerly=False):
 
 
 def best_checkpoint(resolved, path):
-    """The callback keeping the best validation top-1 model at `path` (None if the recipe keeps none).
+    """The callback keeping the best validation top-1 model at `path` (None: the recipe keeps none).
 
     A `keras.callbacks.ModelCheckpoint` on ``val_accuracy`` (top-1), mode max,
     ``save_best_only``; give it to the process that writes (process 0).

@@ -1,4 +1,4 @@
-"""Named recipes (keras_aw_tools.recipe) and keras_aw.optimizers, against references written out here.
+"""Named recipes (keras_aw_tools.recipe) and keras_aw.optimizers against references written here.
 
 - The optimizer against PyTorch's SGD update rule (torch/optim/sgd.py, dampening
   0) written out in NumPy, with gradients given or computed by hand on a tiny

@@ -195,7 +195,8 @@ def eval_image(image_bytes, image_size=224):
     shape = tf.shape(image)
     h, w = shape[0], shape[1]
     short = eval_resize_size(image_size)
-    # torchvision's Resize(int): the shorter side to `short`, the longer int(short * long / short_side).
+    # torchvision's Resize(int): the shorter side to `short`, the longer side to
+    # int(short * long / shorter).
     new_h = tf.where(h <= w, short, tf.cast(short * h / w, tf.int32))
     new_w = tf.where(h <= w, tf.cast(short * w / h, tf.int32), short)
     image = tf.image.resize(image, tf.stack([new_h, new_w]), method="bilinear", antialias=True)

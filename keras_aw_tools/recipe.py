@@ -489,7 +489,7 @@ def recipe_callbacks(resolved):
 
 
 def recipe_metrics(resolved):
-    """The recipe's metrics: top-1 as "accuracy" (as histories name it), top-5 as "top5_accuracy"."""
+    """The recipe's metrics: top-1 named "accuracy" (as in histories), top-5 "top5_accuracy"."""
     metrics = []
     if "top1" in resolved["metrics"]:
         metrics.append(keras.metrics.SparseCategoricalAccuracy(name="accuracy"))

@@ -18,6 +18,8 @@ TITLES = {
                     "gradients w.r.t. input, kernel, modulation)",
     "scaling": "Data-parallel scaling: 1 vs P processes on one machine (AWSmallCNN training, "
                "samples/s; benchmarks/scaling.py, docs/scale-out.md)",
+    "input_pipeline": "ImageNet input pipeline alone (the imagenet recipe; full-size JPEGs, "
+                      "images/s; benchmarks/input_pipeline.py, docs/recipes.md)",
 }
 INTRO = """# Benchmarks
 

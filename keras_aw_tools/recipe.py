@@ -1,6 +1,30 @@
-"""The training recipe: one optimizer, one learning-rate schedule, one compile per task.
+"""Training recipes: named, as data, resolved per run; the optimizers, schedules and compiles.
 
-`keras-aw train`, the examples and the benchmarks train with this recipe:
+A recipe (`Recipe`) holds every value of a training protocol: optimizer,
+learning rate and how it scales with the global batch, momentum, weight decay
+and the weights it applies to, schedule, warm-up, epochs, label smoothing,
+training augmentation, evaluation preprocessing, input normalization, metrics,
+checkpoint selection, and the protocol it follows. `RECIPES` names them:
+
+- ``demo``: the package's own quick recipe (below), for the embedded data sets.
+- ``imagenet``: the classic ResNet ImageNet recipe of the CBAM authors' code,
+  which the paper's Table 1 used (also torchvision's classic ResNet recipe):
+  SGD with PyTorch's rule (`keras_aw.optimizers.TorchSGD`), momentum 0.9,
+  0.1 per 256 images scaled linearly, L2 weight decay 1e-4 on every weight,
+  x0.1 every 30 epochs, 100 epochs; RandomResizedCrop 224 + flip; resize 256,
+  center crop 224; ImageNet mean/std; top-1 and top-5; last + best checkpoints.
+
+`get_recipe(name)` looks one up; `resolve(recipe, global_batch_size, ...)`
+gives every value resolved for one run (the learning rate after scaling,
+schedule boundaries in epochs and in steps, the user's overrides) as a plain
+dict for the run's ``recipe.json``; `build_optimizer(resolved)`,
+`recipe_callbacks(resolved)`, `recipe_metrics(resolved)`,
+`input_normalization(resolved)` and `compile_with_recipe(model, resolved)` turn
+it into Keras objects; `format_recipes()` is the table ``keras-aw recipes``
+prints and `format_resolved(resolved)` what a run prints at its start.
+
+The ``demo`` recipe (`optimizer`, `cosine_schedule`, `compile_classifier`,
+`compile_detector`; what `keras-aw train`, the examples and the benchmarks use):
 
 - **Optimizer**: Adam (`optimizer`); detectors clip the global gradient norm at
   `DETECTOR_CLIPNORM`, as keras-hub's RetinaNet examples do.
@@ -34,9 +58,16 @@ Example:
 [0.001, 0.0005]
 """
 
+import dataclasses
+import json
 import math
+from typing import Optional
 
 import keras
+
+from keras_aw.datasets import imagenet as imagenet_data
+from keras_aw.datasets.pipelines import parse_dataset
+from keras_aw.optimizers import StepDecay, TorchSGD
 
 #: Adam's learning rate at the start of the decay unless a caller says otherwise.
 DEFAULT_LEARNING_RATE = 2e-3
@@ -157,3 +188,404 @@ def compile_detector(model, learning_rate=DEFAULT_LEARNING_RATE, decay_steps=Non
                                       warmup_steps=warmup_steps,
                                       global_clipnorm=DETECTOR_CLIPNORM))
     return model
+
+
+# --------------------------------------------------------------------------
+# Named recipes as data
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Every value of a training protocol (see `RECIPES`; `resolve` applies it to one run).
+
+    Attributes:
+        name: the recipe's name (a key of `RECIPES`).
+        reference: the protocol it follows, in words.
+        optimizer: "adam" (Keras Adam) or "sgd" (`TorchSGD`: PyTorch's rule).
+        learning_rate: the base learning rate, at `reference_batch_size` images a step.
+        reference_batch_size: the global batch of `learning_rate`; the rate is
+            scaled linearly with the global batch (None: not scaled).
+        momentum, nesterov: SGD's momentum (None for Adam).
+        weight_decay: PyTorch's L2 weight decay (0: none).
+        weight_decay_applies_to: which weights it applies to, in words.
+        schedule: "cosine-per-epoch" (`cosine_learning_rate`) or "step" (x
+            `decay_factor` every `decay_period_epochs` epochs, per epoch).
+        decay_factor, decay_period_epochs: the step schedule's values.
+        warmup_epochs: epochs of linear warm-up from 0 (0: none).
+        epochs: the default number of epochs.
+        label_smoothing: of the cross-entropy (0: none).
+        image_size: the default training and evaluation crop.
+        train_augmentation, eval_preprocessing: the pipeline's kinds
+            ("squash-crop-flip" / "squash": `keras_aw.datasets.load_data`'s;
+            "random-resized-crop-flip" / "resize-center-crop":
+            `keras_aw.datasets.imagenet`'s).
+        normalization: "[-1, 1]" (a Rescaling layer) or "imagenet-mean-std" (a
+            Normalization layer), the model's first layer (`input_normalization`).
+        metrics: "top1" and/or "top5".
+        checkpoints: which checkpoints are kept and reported ("last", "best-val-top1").
+        notes: what the recipe decides where its reference is silent.
+    """
+
+    name: str
+    reference: str
+    optimizer: str
+    learning_rate: float
+    reference_batch_size: Optional[int]
+    momentum: Optional[float]
+    nesterov: bool
+    weight_decay: float
+    weight_decay_applies_to: str
+    schedule: str
+    decay_factor: Optional[float]
+    decay_period_epochs: Optional[int]
+    warmup_epochs: float
+    epochs: int
+    label_smoothing: float
+    image_size: int
+    train_augmentation: str
+    eval_preprocessing: str
+    normalization: str
+    metrics: tuple
+    checkpoints: tuple
+    notes: str = ""
+
+
+RECIPES = {
+    "demo": Recipe(
+        name="demo",
+        reference="keras_aw's quick recipe for the embedded data sets (not a published one)",
+        optimizer="adam", learning_rate=DEFAULT_LEARNING_RATE, reference_batch_size=None,
+        momentum=None, nesterov=False, weight_decay=0.0, weight_decay_applies_to="none",
+        schedule="cosine-per-epoch", decay_factor=None, decay_period_epochs=None,
+        warmup_epochs=0, epochs=5, label_smoothing=0.0, image_size=32,
+        train_augmentation="squash-crop-flip", eval_preprocessing="squash",
+        normalization="[-1, 1]", metrics=("top1",), checkpoints=("last",),
+        notes="Shapes (NumPy) is not augmented; tfds sets are squashed to size + size // 8, "
+              "randomly cropped to size and flipped; evaluation squashes to size."),
+    "imagenet": Recipe(
+        name="imagenet",
+        reference="the CBAM authors' ImageNet code (the paper's Table 1: 'produced using the "
+                  "source code' of its reference [29]) = torchvision's classic ResNet recipe; "
+                  "100 epochs as the CBAM ResNet50 launch script (8 GPUs, batch 256)",
+        optimizer="sgd", learning_rate=0.1, reference_batch_size=256, momentum=0.9,
+        nesterov=False, weight_decay=1e-4,
+        weight_decay_applies_to="every trainable weight: kernels, biases, BatchNorm gamma and "
+                                "beta, AW and attention weights (PyTorch SGD's L2 gradient "
+                                "term, through momentum)",
+        schedule="step", decay_factor=0.1, decay_period_epochs=30, warmup_epochs=0,
+        epochs=100, label_smoothing=0.0, image_size=224,
+        train_augmentation="random-resized-crop-flip", eval_preprocessing="resize-center-crop",
+        normalization="imagenet-mean-std", metrics=("top1", "top5"),
+        checkpoints=("last", "best-val-top1"),
+        notes="The learning rate is x0.1 every 30 epochs whatever --epochs is (the "
+              "reference's lr * 0.1 ** (epoch // 30)): 100 epochs decay at 30, 60, 90 (CBAM "
+              "script), 90 epochs at 30, 60 (torchvision's classic). MobileNets use this same "
+              "recipe: the paper and [29] give no MobileNet protocol, and the MobileNet "
+              "paper's (RMSprop, asynchronous training on many workers) states no learning "
+              "rate or schedule, so it cannot be reproduced value by value; one recipe keeps "
+              "all Table 1 rows comparable."),
+}
+
+#: The recipe a data set gets when none is named (`default_recipe_name`).
+IMAGENET_DATASETS = ("imagenet2012", "imagenet2012_subset", "imagenet2012_real")
+
+
+def get_recipe(name):
+    """The `Recipe` named `name` (a `Recipe` is returned unchanged).
+
+    Raises:
+        ValueError: an unknown name, naming it and the choices.
+    """
+    if isinstance(name, Recipe):
+        return name
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}; "
+                         f"received recipe={name!r}")
+    return RECIPES[name]
+
+
+def default_recipe_name(dataset):
+    """``"imagenet"`` for the tfds ImageNet-2012 sets (`IMAGENET_DATASETS`), else ``"demo"``."""
+    spec = parse_dataset(dataset)
+    base = (spec.name or "").split("/")[0]
+    return "imagenet" if spec.kind == "tfds" and base in IMAGENET_DATASETS else "demo"
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int; received {name}={value!r}")
+    return value
+
+
+def resolve(recipe, global_batch_size, epochs=None, steps_per_epoch=None, learning_rate=None,
+            image_size=None):
+    """Every value of `recipe` resolved for one run, as a plain (JSON-ready) dict.
+
+    Args:
+        recipe: a name of `RECIPES` or a `Recipe`.
+        global_batch_size: images per optimizer step, over all processes.
+        epochs: the run's epochs (None: the recipe's).
+        steps_per_epoch: optimizer steps per epoch (None: unknown; the step
+            boundaries are then None and `build_optimizer` refuses a step schedule).
+        learning_rate: the user's learning rate, used as it is (no scaling);
+            None: the recipe's, scaled linearly with the global batch.
+        image_size: the user's image size (None: the recipe's).
+
+    Returns:
+        A dict: "recipe", "reference", "notes", "optimizer" (name, class,
+        momentum, nesterov, weight decay and its rule and weights),
+        "learning_rate" (base, reference batch, global batch, scaling,
+        value), "schedule" (kind, factor, period, boundaries in epochs and
+        steps, or the per-epoch values of the cosine), "warmup" (epochs,
+        steps), "epochs", "steps_per_epoch", "global_batch_size",
+        "label_smoothing", "image_size", "train_augmentation",
+        "eval_preprocessing", "normalization", "metrics", "checkpoints", and
+        "overrides" (the values the user gave, which replaced the recipe's).
+
+    Example:
+
+    >>> from keras_aw_tools.recipe import resolve
+    >>> r = resolve("imagenet", global_batch_size=1024, steps_per_epoch=1251)
+    >>> r["learning_rate"]["value"], r["schedule"]["boundaries_epochs"]
+    (0.4, [30, 60, 90])
+    >>> r["schedule"]["boundaries_steps"], r["eval_preprocessing"]["resize_shorter_side"]
+    ([37530, 75060, 112590], 256)
+    """
+    recipe = get_recipe(recipe)
+    _positive_int("global_batch_size", global_batch_size)
+    overrides = {}
+    for key, value in (("epochs", epochs), ("learning_rate", learning_rate),
+                       ("image_size", image_size)):
+        if value is not None:
+            overrides[key] = value
+    epochs = recipe.epochs if epochs is None else _positive_int("epochs", epochs)
+    image_size = recipe.image_size if image_size is None else _positive_int("image_size",
+                                                                            image_size)
+    if steps_per_epoch is not None:
+        _positive_int("steps_per_epoch", steps_per_epoch)
+    if learning_rate is None:
+        scale = (1.0 if recipe.reference_batch_size is None
+                 else global_batch_size / recipe.reference_batch_size)
+        value = recipe.learning_rate * scale
+        scaling = ("none" if recipe.reference_batch_size is None else
+                   f"linear: {recipe.learning_rate} * global_batch_size / "
+                   f"{recipe.reference_batch_size}")
+    else:
+        _check_positive("learning_rate", learning_rate)
+        value, scaling = float(learning_rate), "none: given by the user"
+    value = float(round(value, 12))
+    steps = steps_per_epoch
+    if recipe.schedule == "step":
+        period = recipe.decay_period_epochs
+        bounds = list(range(period, epochs, period))
+        schedule = {"kind": "step", "factor": recipe.decay_factor, "period_epochs": period,
+                    "period_scales_with_epochs": False, "boundaries_epochs": bounds,
+                    "boundaries_steps": None if steps is None else [b * steps for b in bounds],
+                    "values": [float(round(value * recipe.decay_factor ** i, 12))
+                               for i in range(len(bounds) + 1)]}
+    else:
+        per_epoch = cosine_learning_rate(value, epochs)
+        schedule = {"kind": "cosine-per-epoch", "formula": "lr * (1 + cos(pi * e / E)) / 2",
+                    "values_per_epoch": [float(round(per_epoch(e), 12)) for e in range(epochs)]}
+    warmup_steps = None if steps is None else int(round(recipe.warmup_epochs * steps))
+    sgd = recipe.optimizer == "sgd"
+    return {
+        "recipe": recipe.name, "reference": recipe.reference, "notes": recipe.notes,
+        "optimizer": {
+            "name": recipe.optimizer,
+            "class": "keras_aw.optimizers.TorchSGD" if sgd else "keras.optimizers.Adam",
+            "momentum": recipe.momentum, "nesterov": recipe.nesterov,
+            "weight_decay": recipe.weight_decay,
+            "weight_decay_rule": ("L2 gradient term before momentum (PyTorch SGD)"
+                                  if recipe.weight_decay else "none"),
+            "weight_decay_applies_to": recipe.weight_decay_applies_to},
+        "learning_rate": {"base": recipe.learning_rate,
+                          "reference_batch_size": recipe.reference_batch_size,
+                          "global_batch_size": global_batch_size, "scaling": scaling,
+                          "value": value},
+        "schedule": schedule,
+        "warmup": {"epochs": recipe.warmup_epochs, "steps": warmup_steps},
+        "epochs": epochs, "steps_per_epoch": steps, "global_batch_size": global_batch_size,
+        "label_smoothing": recipe.label_smoothing, "image_size": image_size,
+        "train_augmentation": _augmentation(recipe.train_augmentation, image_size),
+        "eval_preprocessing": _eval_preprocessing(recipe.eval_preprocessing, image_size),
+        "normalization": _normalization(recipe.normalization),
+        "metrics": list(recipe.metrics),
+        "checkpoints": {"kept": list(recipe.checkpoints),
+                        "best_monitor": ("val_accuracy (top-1), max"
+                                         if "best-val-top1" in recipe.checkpoints else None)},
+        "overrides": overrides,
+    }
+
+
+def _augmentation(kind, size):
+    if kind == "random-resized-crop-flip":
+        return {"kind": kind, "crop": "torchvision RandomResizedCrop (10 attempts, then a "
+                "center crop with the ratio clamped), decoded and cropped once, then resized",
+                "area": list(imagenet_data.CROP_AREA), "aspect_ratio":
+                [round(r, 6) for r in imagenet_data.CROP_ASPECT_RATIO],
+                "aspect_ratio_sampling": "log-uniform", "output": [size, size],
+                "interpolation": "bilinear, antialiased (PIL's)", "horizontal_flip": 0.5}
+    return {"kind": kind, "resize": [size + max(size // 8, 1)] * 2, "random_crop": [size, size],
+            "horizontal_flip": 0.5, "shapes": "none (NumPy arrays as generated)"}
+
+
+def _eval_preprocessing(kind, size):
+    if kind == "resize-center-crop":
+        return {"kind": kind, "resize_shorter_side": imagenet_data.eval_resize_size(size),
+                "keep_aspect_ratio": True, "center_crop": [size, size],
+                "crop_fraction": imagenet_data.EVAL_CROP_FRACTION,
+                "interpolation": "bilinear, antialiased (PIL's)"}
+    return {"kind": kind, "resize": [size, size]}
+
+
+def _normalization(kind):
+    if kind == "imagenet-mean-std":
+        return {"kind": kind, "where": "the model's first layer (keras.layers.Normalization)",
+                "mean_rgb_0_1": list(imagenet_data.MEAN_RGB),
+                "std_rgb_0_1": list(imagenet_data.STD_RGB), "input": "RGB pixels 0-255"}
+    return {"kind": kind, "where": "the model's first layer (keras.layers.Rescaling)",
+            "formula": "x / 127.5 - 1", "input": "RGB pixels 0-255"}
+
+
+# --------------------------------------------------------------------------
+# From a resolved recipe to Keras objects
+# --------------------------------------------------------------------------
+
+
+def build_optimizer(resolved):
+    """The optimizer (its learning-rate schedule inside, for "step") of a resolved recipe.
+
+    Raises:
+        ValueError: a step schedule or a warm-up whose ``steps_per_epoch`` is unknown.
+    """
+    value = resolved["learning_rate"]["value"]
+    schedule, warmup = resolved["schedule"], resolved["warmup"]
+    if warmup["epochs"] and warmup["steps"] is None:
+        raise ValueError("a warm-up needs `steps_per_epoch`; resolve the recipe with it")
+    rate = value
+    if schedule["kind"] == "step":
+        if schedule["boundaries_steps"] is None:
+            raise ValueError(f"recipe {resolved['recipe']!r} has a step schedule: resolve it "
+                             "with `steps_per_epoch`; received steps_per_epoch=None")
+        rate = StepDecay(value, schedule["boundaries_steps"], schedule["factor"],
+                         warmup["steps"] or 0)
+    opt = resolved["optimizer"]
+    if opt["name"] == "sgd":
+        # TorchSGD, not keras.optimizers.SGD(weight_decay=...): Keras's decay is
+        # decoupled, and its momentum buffer keeps the old rate after a drop; see
+        # keras_aw.optimizers for both, and its tests for the PyTorch rule.
+        return TorchSGD(rate, momentum=opt["momentum"] or 0.0, nesterov=opt["nesterov"],
+                        l2=opt["weight_decay"])
+    return keras.optimizers.Adam(rate)
+
+
+def recipe_callbacks(resolved):
+    """The callbacks the recipe's schedule needs: the per-epoch cosine (demo), else none."""
+    if resolved["schedule"]["kind"] == "cosine-per-epoch":
+        return [cosine_schedule(resolved["learning_rate"]["value"], resolved["epochs"])]
+    return []
+
+
+def recipe_metrics(resolved):
+    """The recipe's metrics: top-1 named "accuracy" (as in histories), top-5 "top5_accuracy"."""
+    metrics = []
+    if "top1" in resolved["metrics"]:
+        metrics.append(keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
+    if "top5" in resolved["metrics"]:
+        metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy"))
+    return metrics
+
+
+def input_normalization(resolved):
+    """The model's first layer for the recipe's normalization (the model takes 0-255 RGB pixels).
+
+    "[-1, 1]": ``Rescaling(1 / 127.5, offset=-1, name="rescale")``, the layer of
+    every model saved so far; "imagenet-mean-std": a `keras.layers.Normalization`
+    with ImageNet's mean and variance in 0-255 units, ``name="normalize"``. In
+    the model, `evaluate`, `keras_aw.export` and a saved model all apply it.
+    """
+    kind = resolved["normalization"]["kind"] if isinstance(resolved, dict) else resolved
+    if kind == "imagenet-mean-std":
+        return keras.layers.Normalization(
+            mean=[255.0 * m for m in imagenet_data.MEAN_RGB],
+            variance=[(255.0 * s) ** 2 for s in imagenet_data.STD_RGB], name="normalize")
+    if kind == "[-1, 1]":
+        return keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")
+    raise ValueError(f"unknown normalization {kind!r}; use '[-1, 1]' or 'imagenet-mean-std'")
+
+
+def compile_with_recipe(model, resolved, run_eagerly=False):
+    """Compiles a classifier with a resolved recipe: its optimizer, cross-entropy, metrics."""
+    if resolved["label_smoothing"]:
+        raise ValueError("label smoothing needs one-hot labels; the pipelines give class ids; "
+                         f"received label_smoothing={resolved['label_smoothing']!r}")
+    model.compile(optimizer=build_optimizer(resolved),
+                  loss=keras.losses.SparseCategoricalCrossentropy(),
+                  metrics=recipe_metrics(resolved), run_eagerly=run_eagerly)
+    return model
+
+
+def best_checkpoint(resolved, path):
+    """The callback keeping the best validation top-1 model at `path` (None: the recipe keeps none).
+
+    A `keras.callbacks.ModelCheckpoint` on ``val_accuracy`` (top-1), mode max,
+    ``save_best_only``; give it to the process that writes (process 0).
+    """
+    if "best-val-top1" not in resolved["checkpoints"]["kept"]:
+        return None
+    return keras.callbacks.ModelCheckpoint(str(path), monitor="val_accuracy", mode="max",
+                                           save_best_only=True, verbose=0)
+
+
+def errors(metrics):
+    """The paper's columns from a metrics dict: ``{"top1_error": 1 - accuracy, "top5_error": ...}``.
+
+    >>> errors({"accuracy": 0.75, "top5_accuracy": 0.9, "loss": 1.0})
+    {'top1_error': 0.25, 'top5_error': 0.1}
+    """
+    out = {}
+    for key, name in (("accuracy", "top1_error"), ("top5_accuracy", "top5_error")):
+        for prefix in ("", "val_"):
+            if prefix + key in metrics:
+                out[prefix + name] = round(1.0 - float(metrics[prefix + key]), 12)
+    return out
+
+
+def format_resolved(resolved):
+    """A resolved recipe as indented JSON text (what a run prints at its start)."""
+    return json.dumps(resolved, indent=2)
+
+
+_TABLE_FIELDS = ("reference", "optimizer", "learning_rate", "reference_batch_size", "momentum",
+                 "weight_decay", "weight_decay_applies_to", "schedule", "decay_factor",
+                 "decay_period_epochs", "warmup_epochs", "epochs", "label_smoothing",
+                 "image_size", "train_augmentation", "eval_preprocessing", "normalization",
+                 "metrics", "checkpoints")
+
+
+def format_recipes(names=None, width=60):
+    """The recipes side by side, one field a row (``keras-aw recipes``).
+
+    Example:
+
+    >>> from keras_aw_tools.recipe import format_recipes
+    >>> print(format_recipes(width=30).splitlines()[0])
+    field                   | demo                           | imagenet
+    """
+    recipes = [get_recipe(n) for n in (names or RECIPES)]
+
+    def cell(value):
+        text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        return text if len(text) <= width else text[: width - 3] + "..."
+
+    rows = [("field", [r.name for r in recipes])]
+    rows += [(f, [cell(getattr(r, f)) for r in recipes]) for f in _TABLE_FIELDS]
+    widths = [max(len(row[0]) for row in rows)]
+    widths += [max(len(row[1][i]) for row in rows) for i in range(len(recipes))]
+    lines = []
+    for name, cells in rows:
+        parts = [name.ljust(widths[0])] + [c.ljust(w) for c, w in zip(cells, widths[1:])]
+        lines.append(" | ".join(parts).rstrip())
+    return "\n".join(lines)

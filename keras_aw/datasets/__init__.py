@@ -7,14 +7,18 @@
   evaluation inputs; `parse_dataset(spec)` parses a spec into a `DatasetSpec`;
   `load_detection_data(...)`: Shapes-Detect for the detectors (see
   `keras_aw.datasets.pipelines`).
+- `imagenet`: the `imagenet` training recipe's input for tfds sets of encoded
+  images (RandomResizedCrop decoded once from the JPEG, flip; resize 256 +
+  center crop 224; unlabeled splits refused): ``imagenet.load_imagenet(...)``,
+  or ``load_data(spec, ..., preprocessing="imagenet")``.
 """
 
-from keras_aw.datasets import pipelines, shapes
+from keras_aw.datasets import imagenet, pipelines, shapes
 from keras_aw.datasets.pipelines import (DatasetSpec, load_data, load_detection_data,
                                          parse_dataset)
 
-__all__ = ["DatasetSpec", "load_data", "load_detection_data", "parse_dataset", "pipelines",
-           "shapes"]
+__all__ = ["DatasetSpec", "imagenet", "load_data", "load_detection_data", "parse_dataset",
+           "pipelines", "shapes"]
 
 
 def __dir__():

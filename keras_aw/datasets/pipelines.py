@@ -22,6 +22,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+import keras_aw.datasets.imagenet as imagenet
 import keras_aw.datasets.shapes as shapes
 from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
 
@@ -136,8 +137,13 @@ def _tfds_pipeline(ds, image_size, batch_size, training, seed, drop_remainder, r
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
+#: `load_data`'s ``preprocessing``: None (the demo recipe's squash, crop and flip) or
+#: "imagenet" (`keras_aw.datasets.imagenet`: RandomResizedCrop, resize 256 + center crop 224).
+PREPROCESSING = (None, "imagenet")
+
+
 def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000, seed=0,
-              training=True, drop_remainder=False, repeat=False, part=None):
+              training=True, drop_remainder=False, repeat=False, part=None, preprocessing=None):
     """Loads a data set for `train` (training=True) or `evaluate` (training=False).
 
     Returns a dict with ``train`` (training only) and ``test``: for Shapes,
@@ -150,8 +156,28 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
     of each split (`keras_aw.datasets.sharding.process_split`: equal, disjoint
     parts), batched by `batch_size` (then the per-process batch) with the
     remainder dropped, so that every process has the same number of batches.
+
+    ``preprocessing="imagenet"`` (tfds only) reads through
+    `keras_aw.datasets.imagenet.load_imagenet`: the `imagenet` recipe's images,
+    training on the spec's split (default "train"), validating on
+    "validation" (evaluating: the spec's split, default "validation"). An
+    evaluation split whose labels are all -1 (imagenet2012's "test") is
+    refused with a `ValueError` naming it; chosen automatically, it gives way
+    to "validation" when there is one.
     """
+    if preprocessing not in PREPROCESSING:
+        raise ValueError(f"`preprocessing` must be one of {PREPROCESSING}; received "
+                         f"preprocessing={preprocessing!r}")
     kind, name, split = parse_dataset(spec)
+    if preprocessing == "imagenet":
+        if kind != "tfds":
+            raise ValueError("preprocessing='imagenet' reads a tfds set of encoded images; "
+                             f"received spec={str(spec)!r}")
+        return imagenet.load_imagenet(
+            name, image_size, batch_size, training=training, seed=seed,
+            train_split=split or "train",
+            eval_split="validation" if training else (split or "validation"), part=part,
+            drop_remainder=drop_remainder, repeat=repeat)
     if kind == "shapes":
         if part is not None:
             raise ValueError(f"`part` reads a process's part of a tfds set; the Shapes set is "
@@ -169,12 +195,15 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
         out["test"] = (xt.astype("float32"), yt.astype("int32"))
         return out
 
-    def pipeline(split, train, **kwargs):
+    def read(split):  # the part of `split` this process reads
         if part is not None:
             from keras_aw.datasets.sharding import process_split
 
-            split = process_split(split, *part)
-        ds, num_classes, names, splits = _tfds_load(name, split, **kwargs)
+            return process_split(split, *part)
+        return split
+
+    def pipeline(split, train, **kwargs):
+        ds, num_classes, names, splits = _tfds_load(name, read(split), **kwargs)
         return (_tfds_pipeline(ds, image_size, batch_size, train, seed,
                                drop_remainder or part is not None, repeat and train),
                 num_classes, names, splits)
@@ -188,6 +217,10 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
         elif "validation" in splits:
             eval_split = "validation"
         if eval_split is not None and eval_split != (split or "train"):
+            if not _labeled(name, read(eval_split)) and "validation" in splits \
+                    and (split or "train") != "validation":
+                eval_split = "validation"  # e.g. imagenet2012's unlabeled "test"
+            _check_labeled(name, eval_split, read(eval_split))
             out["test"] = pipeline(eval_split, False)[0]
         return out
     if split is None:
@@ -195,7 +228,23 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
         split = "test" if not available or "test" in available else (
             "validation" if "validation" in available else "train")
     test, num_classes, names, _ = pipeline(split, False)
+    _check_labeled(name, split, read(split))
     return {"num_classes": num_classes, "class_names": names, "test": test}
+
+
+def _labeled(name, split):
+    """Whether the first labels of a tfds split (read undecoded) are not all -1."""
+    labels = imagenet.first_labels(name, split)
+    try:
+        imagenet.check_labeled(labels, split)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_labeled(name, split, read_split):
+    if not _labeled(name, read_split):
+        imagenet.check_labeled([], split, f"tfds data set {name!r}")
 
 
 def _splits(name):

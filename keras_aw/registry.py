@@ -2,8 +2,8 @@
 
 The timm pattern with Keras naming. Each family module declares its named
 networks as data, a table ``name -> (family, variant, generic builder arguments,
-paper rows)``, writes one public function per name and registers the table with
-`register_models`::
+paper rows)``, has one public function per name (written out, or generated from
+the table as the detectors' are) and registers the table with `register_models`::
 
     MODELS = {"AWResNet50": ("resnet50", "aw", {"stack_blocks": (3, 4, 6, 3)},
                              [table1("AW-ResNet50", 23.38, 6.79, 3.87, 25.72)]), ...}

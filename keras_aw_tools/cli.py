@@ -6,16 +6,24 @@ Errors in the input (unknown model or data set, missing file, wrong image
 size, unwritable output) are printed as one line and give exit status 2;
 set ``KERAS_AW_DEBUG=1`` to see the traceback of an unexpected error.
 
-This module imports only the standard library: ``keras-aw --help`` and the
-argument errors answer without starting Keras or a backend, and each command
-imports what it uses when it runs (keras-hub only for a detector). Run it as
-``keras-aw`` (the console script) or ``python -m keras_aw_tools.cli``.
+This module parses the command line, one ``_add_NAME_parser`` function per
+subcommand, and `main` runs the command, ``cmd_NAME`` of
+`keras_aw_tools.commands` (one module per command), turning its errors into
+exit statuses. It imports only the standard library (and the command modules,
+which do the same): ``keras-aw --help`` and the argument errors answer without
+starting Keras or a backend, and each command imports what it uses when it
+runs (keras-hub only for a detector). Run it as ``keras-aw`` (the console
+script) or ``python -m keras_aw_tools.cli``.
 """
 
 import argparse
 import os
 import sys
-import time
+
+from keras_aw_tools.commands.export import cmd_export
+from keras_aw_tools.commands.profile import cmd_profile
+from keras_aw_tools.commands.train import cmd_evaluate, cmd_train
+from keras_aw_tools.commands.visualize import cmd_visualize
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -23,6 +31,7 @@ EXIT_INTERRUPTED = 130
 #: The formats of `keras_aw.export` (`keras_aw.deploy.FORMATS`; a test checks they agree),
 #: spelled out here so that the parser needs no Keras.
 EXPORT_FORMATS = ("keras", "savedmodel", "tflite", "onnx")
+
 
 def _positive_int(text):
     try:
@@ -53,9 +62,16 @@ def build_parser():
         epilog="The Keras backend comes from KERAS_BACKEND (tensorflow, jax or torch).",
     )
     parser.add_argument("--version", action="store_true", help="print versions and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_profile_parser, _add_train_parser, _add_evaluate_parser,
+                _add_export_parser, _add_visualize_parser):
+        add(subparsers)
+    return parser
 
-    p = sub.add_parser(
+
+def _add_profile_parser(subparsers):
+    """``keras-aw profile``'s options."""
+    p = subparsers.add_parser(
         "profile", help="trainable parameters and GFLOPs of the networks, beside the paper's",
         description="One row per model: trainable parameters (M) and GFLOPs "
         "(multiply-accumulates, batch 1) measured on the built network, beside the paper's "
@@ -75,7 +91,10 @@ def build_parser():
                    help="classifier size (default 1000, ImageNet)")
     p.set_defaults(func=cmd_profile)
 
-    p = sub.add_parser(
+
+def _add_train_parser(subparsers):
+    """``keras-aw train``'s options."""
+    p = subparsers.add_parser(
         "train", help="train a model on the embedded Shapes set or a TFDS data set",
         description="Trains a classifier or a detector (keras_aw.list_models() names both; "
         "detectors train on the embedded Shapes-Detect set, --dataset shapes), writing into --output after every epoch: checkpoint.keras "
@@ -139,7 +158,10 @@ def build_parser():
                    help="Keras fit verbosity: 1 progress bars (default), 2 one line per epoch")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="loss and accuracy (detectors: COCO AP) of a saved model",
+
+def _add_evaluate_parser(subparsers):
+    """``keras-aw evaluate``'s options."""
+    p = subparsers.add_parser("evaluate", help="loss and accuracy (detectors: COCO AP) of a saved model",
                        description="Loss and accuracy of MODEL.keras on a data set's test split; "
                        "for a detector, COCO AP, AP50 and AP75 (pycocotools) on the "
                        "Shapes-Detect test split.")
@@ -153,7 +175,10 @@ def build_parser():
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser(
+
+def _add_export_parser(subparsers):
+    """``keras-aw export``'s options."""
+    p = subparsers.add_parser(
         "export", help="export a saved model (.keras, SavedModel, TFLite, ONNX)",
         description="Exports MODEL.keras with keras_aw.export (Keras's exporter; TFLite: builtin "
         "ops only) and checks the artifact's outputs against the Keras model's on random "
@@ -168,7 +193,10 @@ def build_parser():
                    help="fix the batch size (default: dynamic)")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser(
+
+def _add_visualize_parser(subparsers):
+    """``keras-aw visualize``'s options."""
+    p = subparsers.add_parser(
         "visualize", help="draw a model's AW attention maps (detectors: its boxes) for an image",
         description="Draws, for one image, the attention A of every AWConv2D layer of "
         "MODEL.keras: per layer the kh x kw attention of the output channels whose attention "
@@ -190,260 +218,6 @@ def build_parser():
     p.add_argument("--score-threshold", type=float, default=0.3,
                    help="detectors: the lowest score of a drawn box (default 0.3)")
     p.set_defaults(func=cmd_visualize)
-    return parser
-
-
-# --------------------------------------------------------------------------
-# Subcommands
-# --------------------------------------------------------------------------
-
-
-def _profile_rows(models):
-    """The specs to profile: Table 1's rows then every other builder, or the named ones."""
-    from keras_aw import registry
-
-    if models.strip().lower() == "all":
-        rows = [spec for spec, _, _ in registry.paper_rows()]
-        covered = {registry.parse_spec(spec).name for spec in rows}
-        return rows + [n for n in registry.list_models(task="classification")
-                       if n not in covered and registry.model_info(n).family != "small_cnn"]
-    rows = [registry.canonical_spec(m.strip()) for m in models.split(",") if m.strip()]
-    if not rows:
-        raise ValueError("`models` is empty")
-    return rows
-
-
-def _paper_row(spec):
-    """The Table 1 row of a spec (a CBAM builder without a form is the default, "full")."""
-    from keras_aw import registry
-
-    spec = registry.parse_spec(spec)
-    info, kwargs = spec.info, spec.kwargs
-    if info.takes_cbam and not kwargs:
-        kwargs = {"cbam": "full"}
-    for row in info.paper:
-        if row.table == "Table 1" and row.kwargs == kwargs:
-            return row.metrics
-    return None
-
-
-def _gflops(value):
-    return f"{value:.3f}" if value < 1 else f"{value:.2f}"
-
-
-def _profile_table2(args):
-    from keras_aw import detection, registry
-
-    size = args.input_size or 512
-    print(f"Table 2 backbones (ResNet101 encoder + FPN P3-P7, RetinaNet heads excluded), "
-          f"input {size}x{size}; paper AP columns: COCO val2017, Faster R-CNN")
-    header = (f"{'FPN variant':<12} {'params (M)':>10} {'GFLOPs':>8} {'FPN params (M)':>14} "
-              f"{'FPN GFLOPs':>10}   {'paper AP':>8} {'AP50':>6} {'AP75':>6}")
-    print(header)
-    print("-" * len(header))
-    paper = {row.label: row.metrics for _, _, row in registry.paper_rows("Table 2")}
-    for row in detection.profile_table2(image_size=size):
-        p = paper.get(row["variant"], {})
-        print(f"{row['variant']:<12} {row['params'] / 1e6:>10.2f} {row['gflops']:>8.2f} "
-              f"{row['fpn_params'] / 1e6:>14.3f} {row['fpn_gflops']:>10.3f}   "
-              f"{p.get('AP', float('nan')):>8.2f} {p.get('AP50', float('nan')):>6.2f} "
-              f"{p.get('AP75', float('nan')):>6.2f}", flush=True)
-    return 0
-
-
-def cmd_profile(args):
-    if args.table == 2:
-        return _profile_table2(args)
-    import keras
-
-    from keras_aw import registry
-    from keras_aw.utils import profile
-
-    args.input_size = args.input_size or 224
-    rows = _profile_rows(args.models)
-    header = (f"{'model':<26} {'params (M)':>10} {'GFLOPs':>8}   {'paper params':>12} "
-              f"{'paper GFLOPs':>12} {'paper top-1 err':>15}")
-    print(f"input {args.input_size}x{args.input_size}, {args.classes} classes; "
-          "paper figures are for 224x224 ImageNet")
-    print(header)
-    print("-" * len(header))
-    for spec in rows:
-        try:
-            model = registry.create_model(spec, input_shape=(args.input_size, args.input_size, 3),
-                                          classes=args.classes)
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"cannot build {spec} at {args.input_size}x{args.input_size}: "
-                             f"{str(e).splitlines()[0]}") from e
-        result = profile(model)
-        paper = _paper_row(spec)
-        paper_cols = (f"{paper['params_m']:>12.2f} {_gflops(paper['gflops']):>12} "
-                      f"{paper['top1_err']:>14.2f}%" if paper
-                      else f"{'-':>12} {'-':>12} {'-':>15}")
-        print(f"{spec:<26} {result.trainable_params / 1e6:>10.2f} {result.gflops:>8.3f}   "
-              f"{paper_cols}", flush=True)
-        del model
-        keras.backend.clear_session()
-    return 0
-
-
-def cmd_train(args):
-    from keras_aw import distribute
-
-    cluster = distribute.find_cluster(args.job_addresses, args.num_processes, args.process_id)
-    if (args.distribute and cluster is None) or args.cpu_devices:
-        distribute.check_distribution_backend()
-    if args.cpu_devices:
-        distribute.configure_cpu_devices(args.cpu_devices)
-    from keras_aw_tools import training
-
-    start = time.time()
-    result = training.train(
-        model=args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-        image_size=args.image_size, output=args.output, steps_per_epoch=args.steps_per_epoch,
-        resume=args.resume, mixed_precision=args.mixed_precision, distribute=args.distribute,
-        learning_rate=args.learning_rate, num_train=args.num_train, num_test=args.num_test,
-        seed=args.seed, verbose=args.verbose, job_addresses=args.job_addresses,
-        num_processes=args.num_processes, process_id=args.process_id,
-        sync_batchnorm=args.sync_batchnorm, encoder_weights=args.encoder_weights,
-    )
-    cluster = distribute.current_cluster()
-    if cluster is not None:
-        cluster.shutdown()
-        if not cluster.is_chief:
-            return 0
-    summary = ", ".join(f"{k} {result[k]:.4f}" for k in
-                        ("loss", "accuracy", "val_loss", "val_accuracy") if k in result)
-    print(f"trained {result['epochs_done']} epoch(s) in {time.time() - start:.0f} s"
-          + (f": {summary}" if summary else ""))
-    print(f"model: {result['model']}")
-    print(f"history: {result['history']}, curve: {result['curve']}")
-    return 0
-
-
-def cmd_evaluate(args):
-    from keras_aw_tools import training
-
-    result = training.evaluate(args.model, dataset=args.dataset, batch_size=args.batch_size,
-                               num_test=args.num_test, seed=args.seed, verbose=args.verbose)
-    for key, value in result.items():  # loss/accuracy, or COCO AP/AP50/AP75
-        print(f"{key}: {value:.4f}")
-    return 0
-
-
-def cmd_export(args):
-    import keras
-
-    from keras_aw import deploy
-    from keras_aw.utils.files import load_model_file
-
-    model = load_model_file(args.model)
-    result = deploy.export(model, args.output, format=args.format, batch_size=args.batch_size)
-    batch = "dynamic batch" if result.batch_size is None else f"batch {result.batch_size}"
-    if deploy.is_detector(model):
-        batch += ", raw predictions before NMS"
-    via = ("" if result.backend == keras.backend.backend()
-           else f", by a {result.backend}-backend subprocess")
-    check = ("not checked (onnxruntime is not installed)" if result.max_rel_diff is None
-             else f"max |exported - Keras| / max |Keras| = {result.max_rel_diff:.1e} on random "
-             "images")
-    print(f"exported {args.format} to {args.output} ({batch}{via}): {check}")
-    return 0
-
-
-def _shapes_sample(model, index, seed, class_names):
-    """(image, label, class names, description) of a Shapes test image at the model's size."""
-    from keras_aw.datasets import shapes
-
-    _, height, width, _ = model.inputs[0].shape
-    if height is None or width is None or height != width:
-        raise ValueError("the model has no fixed square input size; give an image file")
-    if not 0 <= index < 100000:
-        raise ValueError(f"`index` must be in [0, 100000); received index={index}")
-    x, y = shapes.generate(index + 1, height, seed=[seed, 1])
-    if class_names is None and model.outputs[0].shape[-1] == shapes.NUM_CLASSES:
-        class_names = list(shapes.CLASS_NAMES)
-    return x[index].astype("float32"), int(y[index]), class_names, f"Shapes test image {index}"
-
-
-def _image_file(model, path, resize):
-    """An image file as a float32 array at the model's input size."""
-    import keras
-    import numpy as np
-
-    _, height, width, _ = model.inputs[0].shape
-    try:
-        img = keras.utils.load_img(path, color_mode="rgb")
-    except Exception as e:  # noqa: BLE001 - PIL raises several types
-        raise ValueError(f"cannot read image {path!r}: "
-                         f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
-    if (height, width) != (img.height, img.width):
-        if not resize or height is None:
-            raise ValueError(f"image {path!r} is {img.width}x{img.height} but the model takes "
-                             f"{width}x{height}; pass --resize to resize it")
-        img = img.resize((width, height))
-    return np.asarray(img, dtype="float32"), os.path.basename(path)
-
-
-def cmd_visualize(args):
-    from keras_aw.utils.files import ensure_writable_file
-
-    ensure_writable_file(args.output)
-    if not args.output.lower().endswith(".png"):
-        raise ValueError(f"--output must be a .png file, got {args.output!r}")
-    if args.image is not None and not os.path.isfile(args.image):
-        raise ValueError(f"no such image file: {args.image!r}")
-    try:
-        import matplotlib  # noqa: F401 - an optional dependency: say so before any work
-    except ImportError as e:
-        raise ValueError("visualize needs matplotlib: pip install matplotlib") from e
-    from keras_aw.deploy import is_detector
-    from keras_aw.utils.files import load_model_file
-    from keras_aw_tools import plots
-    from keras_aw_tools.runs import read_state_near
-
-    model = load_model_file(args.model)
-    class_names = read_state_near(args.model).get("class_names") or None
-    if is_detector(model):
-        return _visualize_detections(model, args, class_names)
-    label = None
-    if args.image is None:
-        image, label, class_names, source = _shapes_sample(model, args.index, args.seed,
-                                                           class_names)
-    else:
-        image, source = _image_file(model, args.image, args.resize)
-    channels = model.inputs[0].shape[-1]
-    if channels is not None and channels != image.shape[-1]:
-        raise ValueError(f"the model takes {channels}-channel images, not {image.shape[-1]}")
-    plots.plot_attention(model, image, args.output,
-                         title=f"AW attention of {model.name} for {source}",
-                         max_channels=args.channels, class_names=class_names, label=label)
-    print(f"wrote {args.output}")
-    return 0
-
-
-def _visualize_detections(model, args, class_names):
-    """Draws a detector's boxes, class names and scores on one image."""
-    from keras_aw import detection
-    from keras_aw.datasets import load_detection_data, shapes
-    from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
-    from keras_aw_tools import plots
-
-    size = model.inputs[0].shape[1]
-    if args.image is None:
-        xt, _ = load_detection_data("shapes", size, num_test=args.index + 1, seed=args.seed,
-                                    training=False)["test"]
-        image = xt[args.index]
-    else:
-        image, _ = _image_file(model, args.image, args.resize)
-        image = image * DETECTOR_INPUT_SCALE
-    found = detection.predict_detections(model, image[None])
-    count = int(found["num_detections"][0])
-    plots.plot_detections(image, found["boxes"][0][:count], found["labels"][0][:count],
-                          found["confidence"][0][:count],
-                          class_names or list(shapes.CLASS_NAMES), model.bounding_box_format,
-                          output=args.output, score_threshold=args.score_threshold)
-    print(f"wrote {args.output}")
-    return 0
 
 
 def _versions():

@@ -9,7 +9,9 @@
   `keras_aw.datasets.load_detection_data`: pixels scaled by
   `keras_aw.vocabulary.DETECTOR_INPUT_SCALE`, batches reshuffled every epoch);
   `evaluate` reports COCO AP / AP50 / AP75.
-- `train(...)`: `Model.fit` with the recipe of `keras_aw_tools.recipe` (Adam
+- `train(settings)` or `train(model, ..., **fields)`: the run described by a
+  `keras_aw_tools.settings.RunSettings` (or its fields as arguments), `Model.fit`
+  with the recipe of `keras_aw_tools.recipe` (Adam
   and a per-epoch cosine decay), a checkpoint after every epoch
   (`keras_aw_tools.runs`), resumable (``resume=True`` continues the epoch
   count), optional mixed precision and data parallelism (`keras_aw.distribute`),
@@ -19,11 +21,14 @@
   the same `train` and only process 0 writes (docs/scale-out.md).
 - `evaluate(...)`: loss and accuracy (detectors: COCO AP) of a saved model.
 
-`train` parses the model spec (`keras_aw.registry.parse_spec`) and the data
-set (`keras_aw.datasets.parse_dataset`) once and dispatches on the spec's task
-to a `Task`: how to load its data, build and compile a new model, and evaluate
-one. keras-hub is imported only for a detector. Bad arguments raise
-`ValueError`/`TypeError` naming the argument.
+`train` is a short sequence of steps, one function each (`_join_cluster`,
+`_open_run`, `_load_data`, `_build_or_resume_model`, `_shard_inputs`,
+`_callbacks`, `_fit`, `_save`), sharing one `_Job`. It parses the model spec
+(`keras_aw.registry.parse_spec`) and the data set
+(`keras_aw.datasets.parse_dataset`) once and dispatches on the spec's task to a
+`Task`: how to load its data, build and compile a new model, and evaluate one.
+keras-hub is imported only for a detector. Bad arguments raise
+`ValueError`/`TypeError` naming the argument (`RunSettings` checks them).
 
 Example:
 
@@ -50,10 +55,10 @@ from keras_aw.deploy import is_detector
 from keras_aw.distribute import (check_sync_batchnorm, distribution, find_cluster,
                                  initialize_cluster, precision, synchronize_batchnorm)
 from keras_aw.utils.files import load_model_file
-from keras_aw._validation import check_positive_int
 from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
 from keras_aw_tools import distributed_fit, recipe
 from keras_aw_tools.runs import RunDirectory, RunRecorder, load_checkpoint
+from keras_aw_tools.settings import RunSettings
 
 
 def build_model(spec, input_shape=(32, 32, 3), classes=10, **kwargs):
@@ -198,80 +203,29 @@ def fit_arguments(train_data, test_data, batch_size):
     return kwargs
 
 
-def _check_training_args(epochs, batch_size, image_size, steps_per_epoch):
-    check_positive_int("epochs", epochs)
-    check_positive_int("batch_size", batch_size)
-    check_positive_int("image_size", image_size)
-    if image_size < 8:
-        raise ValueError(f"`image_size` must be at least 8; received image_size={image_size}")
-    if steps_per_epoch is not None:
-        check_positive_int("steps_per_epoch", steps_per_epoch)
+# --------------------------------------------------------------------------
+# `train`: a run's settings, then one step after another
+# --------------------------------------------------------------------------
 
 
-def train(
-    model="AWSmallCNN",
-    dataset="shapes",
-    epochs=5,
-    batch_size=64,
-    image_size=32,
-    output="runs/train",
-    steps_per_epoch=None,
-    resume=False,
-    mixed_precision=False,
-    distribute=False,
-    learning_rate=recipe.DEFAULT_LEARNING_RATE,
-    num_train=10000,
-    num_test=2000,
-    seed=0,
-    verbose=1,
-    log=print,
-    job_addresses=None,
-    num_processes=None,
-    process_id=None,
-    sync_batchnorm=False,
-    callbacks=None,
-    encoder_weights=None,
-):
+def train(settings=None, /, *args, **fields):
     """Trains a registered model, recording the run in `output` after every epoch.
 
+    Called with a `keras_aw_tools.settings.RunSettings`, or with its fields as
+    arguments (``train("AWSmallCNN", epochs=3, output="runs/a")``, the fields in
+    the order of `RunSettings`); keywords after a `RunSettings` replace its values.
+
     Args:
-        model: a registered classifier or detector name or spec (see `build_model`),
-            or a `keras_aw.registry.ModelSpec`.
-        dataset: "shapes" or "tfds:NAME[:SPLIT]" (detectors: "shapes"), or a
-            `keras_aw.datasets.DatasetSpec`.
-        epochs: total number of epochs (with `resume`, counting the done ones).
-        batch_size: batch size.
-        image_size: height and width of the images the model takes.
-        output: the run's directory (see `keras_aw_tools.runs`).
-        steps_per_epoch: batches per epoch (None: one pass over the data).
-        resume: continue the run in `output` from its last checkpoint.
-        mixed_precision: train under `keras_aw.distribute.mixed_policy_name()`.
-        distribute: data-parallel training (TensorFlow and JAX).
-        learning_rate: Adam's learning rate at the start of the cosine decay.
-        num_train, num_test: Shapes: the number of images.
-        seed: random seed (data and initialization).
-        verbose: `Model.fit` verbosity.
-        log: function printing progress messages.
-        job_addresses, num_processes, process_id: the cluster of processes
-            training together (see `keras_aw.distribute.initialize_cluster`, which
-            also reads them from `KERAS_DISTRIBUTION_*`, `TF_CONFIG` or
-            torchrun's variables). Every process runs the same `train`:
-            `batch_size` is the global batch, each process takes its part of
-            every Shapes batch and reads its own part of a tfds set
-            (`keras_aw.datasets.sharding.process_split`), only process 0
-            writes `output` and prints, the logged
-            metrics are global, and a resumed run reads the same checkpoint on
-            every process (`output` on a filesystem they share).
-        sync_batchnorm: BatchNorm statistics over the global batch (AWConv2D's
-            attention BatchNorms included) on TensorFlow; always so on JAX under
-            a cluster or `distribute`; refused on PyTorch.
-        callbacks: extra Keras callbacks for `fit`.
-        encoder_weights: detectors only: a classifier's `.keras` file (e.g. from
-            `keras-aw train` on the Shapes classification set, whose images are 0-255
-            pixels) whose trunk, with its trained weights, becomes the detector's
-            encoder in place of the family's (see
-            `keras_aw.detection.encoder_from_classifier`); ignored on resume, where
-            the checkpoint holds the whole detector.
+        settings: a `RunSettings`, or the first field (`model`), or None (the defaults).
+        *args, **fields: fields of `RunSettings` (`model`, `dataset`, `epochs`,
+            `batch_size`, `image_size`, `output`, ..., `callbacks`,
+            `encoder_weights`; see there what each one does), by position after a
+            first field that is not a `RunSettings`, or by name.
+
+    The steps: join the cluster (parse the model and data set; several processes:
+    `keras_aw.distribute.initialize_cluster`), open the run directory (resume
+    state), load the data, build or resume the model, shard the inputs over the
+    processes, the callbacks, `fit`, save (the final model and the curve).
 
     Returns:
         A dict: paths ("model", "checkpoint", "history", "curve"),
@@ -279,120 +233,198 @@ def train(
 
     Raises:
         ValueError: bad arguments; a registered detector under several processes.
+        TypeError: an argument of the wrong type, an unknown one.
         ConnectionError: the cluster's processes did not all join in time.
     """
-    _check_training_args(epochs, batch_size, image_size, steps_per_epoch)
-    data_spec = parse_dataset(dataset)
-    spec = registry.parse_spec(model)
-    task = TASKS[spec.task]
-    name = str(spec)
-    if sync_batchnorm:
+    job = _join_cluster(RunSettings.of(settings, *args, **fields))
+    _open_run(job)
+    keras.utils.set_random_seed(job.settings.seed + job.done)
+    with precision(job.settings.mixed_precision), distribution(
+            job.settings.distribute, job.settings.batch_size, cluster=job.cluster,
+            per_process_input=job.per_process) as job.replicas:
+        _load_data(job)
+        _build_or_resume_model(job)
+        _shard_inputs(job)
+        _fit(job, _callbacks(job))
+        _save(job)
+    return _result(job)
+
+
+class _Job:
+    """One `train` call's state, filled in step by step (settings first)."""
+
+    def __init__(self, settings, spec, data_spec, cluster):
+        self.settings = settings
+        self.spec = spec  # the model's `ModelSpec`
+        self.data_spec = data_spec  # the data set's `DatasetSpec`
+        self.task = TASKS[spec.task]
+        self.name = str(spec)
+        self.cluster = cluster  # a `keras_aw.distribute.Cluster`, or None: one process
+        self.chief = cluster is None or cluster.is_chief
+        # A tfds set under a cluster: each process reads its own part (a Shapes set is
+        # generated whole by every process, which then takes its part of every batch).
+        self.per_process = cluster is not None and data_spec.kind == "tfds"
+        self.verbose, self.log = ((settings.verbose, settings.log) if self.chief
+                                  else (0, _silent))
+        self.title = f"{self.name} on {data_spec} ({settings.image_size}x{settings.image_size})"
+        self.run = self.state = self.done = self.replicas = self.data = self.net = None
+        self.train_data = self.test_data = self.writer = self.final = None
+        self.steps_per_epoch = settings.steps_per_epoch
+        self.extra_callbacks = []
+
+
+def _join_cluster(settings):
+    """Step 1: parses the model and data set, and joins the cluster of processes (if any)."""
+    data_spec = parse_dataset(settings.dataset)
+    spec = registry.parse_spec(settings.model)
+    if settings.sync_batchnorm:
         check_sync_batchnorm()
-    found = find_cluster(job_addresses, num_processes, process_id)
+    found = find_cluster(settings.job_addresses, settings.num_processes,
+                                 settings.process_id)
     if found is not None and spec.task != "classification":
-        raise ValueError(f"{name} is a {spec.task} model: registered detectors do not train "
+        raise ValueError(f"{spec} is a {spec.task} model: registered detectors do not train "
                          f"under several processes (keras-hub's RetinaNet there is not "
                          f"verified); received num_processes={found.num_processes}")
-    cluster = initialize_cluster(job_addresses, num_processes, process_id)
-    chief = cluster is None or cluster.is_chief
-    # A tfds set under a cluster: each process reads its own part (a Shapes set is
-    # generated whole by every process, which then takes its part of every batch).
-    per_process = cluster is not None and data_spec.kind == "tfds"
-    if not chief:
-        verbose, log = 0, _silent
-    run = RunDirectory(output, writable=chief)
-    state = run.resume_state(resume, model=name, dataset=str(data_spec), image_size=image_size)
-    if resume and state is None:
-        log(f"no checkpoint in {run.path!r}; starting from epoch 1")
-    done = state["epochs_done"] if state else 0
+    cluster = initialize_cluster(settings.job_addresses, settings.num_processes,
+                                         settings.process_id)
+    return _Job(settings, spec, data_spec, cluster)
 
-    keras.utils.set_random_seed(seed + done)
-    with precision(mixed_precision), distribution(
-            distribute, batch_size, cluster=cluster, per_process_input=per_process) as replicas:
-        part = {}
-        if per_process:
-            part = {"part": (cluster.num_processes, cluster.process_id)}
-        data = task.load_data(data_spec, image_size,
-                              batch_size // cluster.num_processes if per_process else batch_size,
-                              num_train, num_test, seed, training=True,
-                              drop_remainder=replicas > 1, repeat=steps_per_epoch is not None,
-                              shuffle_seed=seed + done, **part)
-        if state is None:
-            state = {"model": name, "task": spec.task, "dataset": str(data_spec),
-                     "image_size": image_size, "num_classes": data["num_classes"],
-                     "class_names": data["class_names"], "batch_size": batch_size,
-                     "mixed_precision": bool(mixed_precision), "metrics": list(task.metrics),
-                     "epochs_done": 0, "history": []}
-            net = task.new_model(spec, image_size, data["num_classes"], learning_rate,
-                                 encoder_weights=encoder_weights)
-            if encoder_weights is not None:
-                state["encoder_weights"] = os.path.abspath(encoder_weights)
-        else:
-            net = load_checkpoint(run.checkpoint)
-        if sync_batchnorm:
-            synchronize_batchnorm(net, cluster)
-        extra = []
-        train_data, test_data = data["train"], data["test"]
-        if cluster is not None:
-            log(f"distributing over {replicas} devices in {cluster.num_processes} processes "
-                f"(process {cluster.process_id}; global batch {batch_size}"
-                + (f"; each process reads 1/{cluster.num_processes} of {data_spec})"
-                   if per_process else ")"))
-            if per_process:
-                train_data = sharding.process_input(train_data, cluster, batch_size)
-                if test_data is not None:
-                    test_data = sharding.process_input(test_data, cluster, batch_size)
-            else:
-                train_data, steps = sharding.cluster_input(
-                    train_data, batch_size, cluster, seed=seed, first_epoch=done,
-                    epochs=None if steps_per_epoch else epochs - done)
-                steps_per_epoch = steps_per_epoch or steps
-                if test_data is not None:
-                    test_data, _ = sharding.cluster_input(test_data, batch_size, cluster,
-                                                          training=False)
-            if cluster.backend == "torch":
-                distributed_fit.install_ddp_train_step(net, cluster)
-                extra.append(distributed_fit.GlobalLogs(cluster))
-        elif replicas > 1:
-            log(f"distributing over {replicas} devices")
-        title = f"{name} on {data_spec} ({image_size}x{image_size})"
 
-        def saving():
-            return distributed_fit.saving(net, cluster)
+def _open_run(job):
+    """Step 2: the run directory (only the chief writes) and, on resume, its state."""
+    s = job.settings
+    job.run = RunDirectory(s.output, writable=job.chief)
+    job.state = job.run.resume_state(s.resume, model=job.name, dataset=str(job.data_spec),
+                                     image_size=s.image_size)
+    if s.resume and job.state is None:
+        job.log(f"no checkpoint in {job.run.path!r}; starting from epoch 1")
+    job.done = job.state["epochs_done"] if job.state else 0
 
-        # TensorFlow: saving a model under MultiWorkerMirroredStrategy runs collectives
-        # (it creates variables), so every process saves; the others into a scratch
-        # directory, deleted at the end.
-        writer = run if chief else None
-        if not chief and cluster.backend == "tensorflow":
-            writer = RunDirectory(tempfile.mkdtemp(prefix="keras_aw_worker_"))
-        fit_callbacks = extra + [recipe.cosine_schedule(learning_rate, epochs)]
-        if writer is not None:
-            fit_callbacks.append(RunRecorder(writer, state if chief else copy.deepcopy(state),
-                                             title, saving=saving))
-        fit_callbacks += list(callbacks or [])
-        if done >= epochs:
-            log(f"the run in {run.path!r} already has {done} epochs; nothing to train")
-        else:
-            net.fit(epochs=epochs, initial_epoch=done, steps_per_epoch=steps_per_epoch,
-                    callbacks=fit_callbacks, verbose=verbose,
-                    **fit_arguments(train_data, test_data, batch_size))
-        if writer is not None:
-            with saving():
-                final = writer.finish(net)
-        if chief:
-            if not run.draw_curve(state, title):
-                log("matplotlib is not installed: no training-curve PNG (pip install "
+
+def _load_data(job):
+    """Step 3: the task's data (a tfds set under a cluster: this process's part)."""
+    s, cluster = job.settings, job.cluster
+    part = {"part": (cluster.num_processes, cluster.process_id)} if job.per_process else {}
+    batch_size = s.batch_size // cluster.num_processes if job.per_process else s.batch_size
+    job.data = job.task.load_data(
+        job.data_spec, s.image_size, batch_size, s.num_train, s.num_test, s.seed,
+        training=True, drop_remainder=job.replicas > 1, repeat=s.steps_per_epoch is not None,
+        shuffle_seed=s.seed + job.done, **part)
+    job.train_data, job.test_data = job.data["train"], job.data["test"]
+
+
+def _build_or_resume_model(job):
+    """Step 4: a new compiled model and run state, or the checkpoint's model on resume."""
+    s, data = job.settings, job.data
+    if job.state is None:
+        job.state = {"model": job.name, "task": job.spec.task, "dataset": str(job.data_spec),
+                     "image_size": s.image_size, "num_classes": data["num_classes"],
+                     "class_names": data["class_names"], "batch_size": s.batch_size,
+                     "mixed_precision": bool(s.mixed_precision),
+                     "metrics": list(job.task.metrics), "epochs_done": 0, "history": []}
+        job.net = job.task.new_model(job.spec, s.image_size, data["num_classes"],
+                                     s.learning_rate, encoder_weights=s.encoder_weights)
+        if s.encoder_weights is not None:
+            job.state["encoder_weights"] = os.path.abspath(s.encoder_weights)
+    else:
+        job.net = load_checkpoint(job.run.checkpoint)
+    if s.sync_batchnorm:
+        synchronize_batchnorm(job.net, job.cluster)
+
+
+def _shard_inputs(job):
+    """Step 5: each process's part of the inputs, and the cluster's training-loop hooks."""
+    s, cluster = job.settings, job.cluster
+    if cluster is None:
+        if job.replicas > 1:
+            job.log(f"distributing over {job.replicas} devices")
+        return
+    job.log(f"distributing over {job.replicas} devices in {cluster.num_processes} processes "
+            f"(process {cluster.process_id}; global batch {s.batch_size}"
+            + (f"; each process reads 1/{cluster.num_processes} of {job.data_spec})"
+               if job.per_process else ")"))
+    if job.per_process:
+        job.train_data = sharding.process_input(job.train_data, cluster, s.batch_size)
+        if job.test_data is not None:
+            job.test_data = sharding.process_input(job.test_data, cluster, s.batch_size)
+    else:
+        job.train_data, steps = sharding.cluster_input(
+            job.train_data, s.batch_size, cluster, seed=s.seed, first_epoch=job.done,
+            epochs=None if s.steps_per_epoch else s.epochs - job.done)
+        job.steps_per_epoch = s.steps_per_epoch or steps
+        if job.test_data is not None:
+            job.test_data, _ = sharding.cluster_input(job.test_data, s.batch_size, cluster,
+                                                      training=False)
+    job.extra_callbacks += _cluster_train_hooks(job.net, cluster)
+
+
+def _cluster_train_hooks(net, cluster):
+    """The training-loop hooks a cluster needs; returns the callbacks among them.
+
+    PyTorch: the DDP train step (gradients averaged over the processes) and global logs.
+    """
+    if cluster.backend != "torch":
+        return []
+    distributed_fit.install_ddp_train_step(net, cluster)
+    return [distributed_fit.GlobalLogs(cluster)]
+
+
+def _saving(job):
+    """The context in which the model is saved (`keras_aw_tools.distributed_fit.saving`)."""
+    return distributed_fit.saving(job.net, job.cluster)
+
+
+def _callbacks(job):
+    """Step 6: the cluster's hooks, the schedule, the run recorder, then the caller's."""
+    s = job.settings
+    # TensorFlow: saving a model under MultiWorkerMirroredStrategy runs collectives
+    # (it creates variables), so every process saves; the others into a scratch
+    # directory, deleted at the end.
+    job.writer = job.run if job.chief else None
+    if not job.chief and job.cluster.backend == "tensorflow":
+        job.writer = RunDirectory(tempfile.mkdtemp(prefix="keras_aw_worker_"))
+    callbacks = job.extra_callbacks + [recipe.cosine_schedule(s.learning_rate, s.epochs)]
+    if job.writer is not None:
+        callbacks.append(RunRecorder(job.writer,
+                                     job.state if job.chief else copy.deepcopy(job.state),
+                                     job.title, saving=lambda: _saving(job)))
+    return callbacks + list(s.callbacks)
+
+
+def _fit(job, callbacks):
+    """Step 7: `Model.fit` from the epoch reached to `epochs`."""
+    s = job.settings
+    if job.done >= s.epochs:
+        job.log(f"the run in {job.run.path!r} already has {job.done} epochs; nothing to train")
+        return
+    job.net.fit(epochs=s.epochs, initial_epoch=job.done, steps_per_epoch=job.steps_per_epoch,
+                callbacks=callbacks, verbose=job.verbose,
+                **fit_arguments(job.train_data, job.test_data, s.batch_size))
+
+
+def _save(job):
+    """Step 8: the final model and the training curve; the processes wait for the chief."""
+    if job.writer is not None:
+        with _saving(job):
+            job.final = job.writer.finish(job.net)
+    if job.chief:
+        if not job.run.draw_curve(job.state, job.title):
+            job.log("matplotlib is not installed: no training-curve PNG (pip install "
                     "matplotlib)")
-        else:
-            if writer is not None:
-                shutil.rmtree(writer.path, ignore_errors=True)
-            final = run.model
-        if cluster is not None:
-            cluster.barrier("train_end")  # the chief's files are complete
-            if not chief:
-                state = run.load_state() or state
-    result = {"model": final, "checkpoint": run.checkpoint,
+    else:
+        if job.writer is not None:
+            shutil.rmtree(job.writer.path, ignore_errors=True)
+        job.final = job.run.model
+    if job.cluster is not None:
+        job.cluster.barrier("train_end")  # the chief's files are complete
+        if not job.chief:
+            job.state = job.run.load_state() or job.state
+
+
+def _result(job):
+    """What `train` returns: the run's paths, epochs done and last metrics."""
+    run, state = job.run, job.state
+    result = {"model": job.final, "checkpoint": run.checkpoint,
               "history": run.file("history.csv"), "curve": run.file("training_curve.png"),
               "epochs_done": state["epochs_done"]}
     if state["history"]:

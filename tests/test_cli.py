@@ -23,6 +23,7 @@ from helpers import BACKEND
 from keras_aw import deploy, distribute
 from keras_aw.datasets import load_data, shapes
 from keras_aw_tools import cli, training
+from keras_aw_tools.commands import profile
 from keras_aw_tools.runs import RunRecorder
 
 SMALL = ["--num-train", "48", "--num-test", "16", "--batch-size", "16", "--image-size", "16",
@@ -383,15 +384,15 @@ def test_profile(capsys):
 
 
 def test_profile_rows():
-    assert cli._profile_rows("AWResNet50,awcbamresnet50:spatial") == [
+    assert profile.profile_rows("AWResNet50,awcbamresnet50:spatial") == [
         "AWResNet50", "AWCBAMResNet50:spatial"]
-    rows = cli._profile_rows("all")
+    rows = profile.profile_rows("all")
     assert rows[:6] == ["ResNet50", "AWResNet50", "SEResNet50", "AWSEResNet50",
                         "AWCBAMResNet50:maxpool", "AWCBAMResNet50:spatial"]
     assert len(rows) == len(set(rows)) and "AWResNet152" in rows and "AWMobileNet" in rows
     for bad in ("ResNet50:spatial", "AWCBAMResNet50:sideways", " , "):
         with pytest.raises(ValueError):
-            cli._profile_rows(bad)
+            profile.profile_rows(bad)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,9 @@ label encoding, focal loss and NMS are keras-hub's) on an `FPNBackbone`: a
 plain keras_aw ResNet encoder and a `FeaturePyramid` in one of the paper's
 variants. The named detectors are declared as data in `MODELS` (name ->
 family, variant, `build_retinanet` arguments, the paper's Table 2 row); each one
-is a written function calling `build_retinanet` with its row of the table, and
-the table is registered in `keras_aw.registry` with ``task="detection"``:
+is a function generated from its row (name, signature ``(num_classes=80,
+image_shape=DEFAULT_IMAGE_SHAPE, **kwargs)`` and docstring), and the table is
+registered in `keras_aw.registry` with ``task="detection"``:
 
 ==========================  ===========  ============================================
 variant                     FPN          names (ResNet101 / ResNet50 / small ResNet)
@@ -32,7 +33,7 @@ from keras_aw._validation import check_positive_int
 from keras_aw.applications import resnet
 from keras_aw.detection._hub import require_keras_hub
 from keras_aw.registry import register_models, table2
-from keras_aw.vocabulary import DEFAULT_BOX_FORMAT, variant_arguments
+from keras_aw.vocabulary import DEFAULT_BOX_FORMAT, variant_arguments, variant_label
 
 #: Encoders by name: a ResNet depth's blocks per stage, "resnet_small" (one
 #: bottleneck per stage, for demos and tests) or "mobilenet".
@@ -159,7 +160,7 @@ def build_retinanet(
     ))
 
 
-# --- the named detectors: a table of data, one written function per name ---------
+# --- the named detectors: a table of data, which generates one function per name ---
 
 #: The paper's Table 2 (COCO val2017, ResNet101 backbone, Faster R-CNN), row per variant.
 TABLE2 = {
@@ -209,353 +210,55 @@ def _build(name, num_classes, image_shape, kwargs):
     return build_retinanet(encoder, num_classes, image_shape, **arguments, **kwargs)
 
 
-def FPNResNet101(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with FPN on a plain ResNet101.
+#: How the docstrings name each encoder of `MODELS`.
+_ENCODER_LABELS = {"resnet101": "ResNet101", "resnet50": "ResNet50",
+                   "resnet_small": "small ResNet (one bottleneck per stage)"}
 
-    The paper's Table 2 row "FPN". ``build_retinanet("resnet101", num_classes, image_shape,
-    **kwargs)``, named "fpnresnet101" unless `kwargs` names it.
+
+def _docstring(name):
+    """The docstring of the named detector, rendered from its row of `MODELS`."""
+    _, variant, fixed, paper = MODELS[name]
+    label = variant_label(variant, "FPN")
+    encoder = fixed["encoder"]
+    call = ", ".join([repr(encoder).replace("'", '"'), "num_classes", "image_shape"]
+                     + [f"{k}={v!r}".replace("'", '"')
+                        for k, v in variant_arguments(variant).items() if v]
+                     + ["**kwargs"])
+    row = (f'The paper\'s Table 2 row "{paper[0].label}".' if paper else
+           f"The {label} of the paper's Table 2 on another encoder; the paper reports no "
+           "row for it.")
+    further = "``cbam``, ``filters``" if "cbam" in variant else "``filters``"
+    return f"""A RetinaNet with {label} on a plain {_ENCODER_LABELS[encoder]}.
+
+    {row}
+    ``build_retinanet({call})``, named "{name.lower()}" unless `kwargs` names it.
 
     Args:
         num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``filters``,
+        image_shape: (H, W, 3), channels last; {DEFAULT_IMAGE_SHAPE} by default.
+        **kwargs: further `build_retinanet` arguments ({further},
             ``max_level``, ``bounding_box_format``, ...).
 
     Returns:
         A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
     """
-    return _build("FPNResNet101", num_classes, image_shape, kwargs)
 
 
-def AWFPNResNet101(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with AW-FPN on a plain ResNet101.
+def _named_builder(name):
+    """The public builder function of the named detector of `MODELS`."""
+    def builder(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+        return _build(name, num_classes, image_shape, kwargs)
 
-    The paper's Table 2 row "AW-FPN". ``build_retinanet("resnet101", num_classes,
-    image_shape, aw=True, **kwargs)``, named "awfpnresnet101" unless `kwargs` names it.
+    builder.__name__ = builder.__qualname__ = name
+    builder.__module__ = __name__
+    builder.__doc__ = _docstring(name)
+    return builder
 
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
 
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("AWFPNResNet101", num_classes, image_shape, kwargs)
-
-
-def SEFPNResNet101(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with SE-FPN on a plain ResNet101.
-
-    The paper's Table 2 row "SE-FPN". ``build_retinanet("resnet101", num_classes,
-    image_shape, attention="se", **kwargs)``, named "sefpnresnet101" unless `kwargs` names
-    it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("SEFPNResNet101", num_classes, image_shape, kwargs)
-
-
-def AWSEFPNResNet101(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with AW-SE-FPN on a plain ResNet101.
-
-    The paper's Table 2 row "AW-SE-FPN". ``build_retinanet("resnet101", num_classes,
-    image_shape, aw=True, attention="se", **kwargs)``, named "awsefpnresnet101" unless
-    `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("AWSEFPNResNet101", num_classes, image_shape, kwargs)
-
-
-def CBAMFPNResNet101(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with CBAM-FPN on a plain ResNet101.
-
-    The paper's Table 2 row "CBAM-FPN". ``build_retinanet("resnet101", num_classes,
-    image_shape, attention="cbam", **kwargs)``, named "cbamfpnresnet101" unless `kwargs`
-    names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``cbam``, ``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("CBAMFPNResNet101", num_classes, image_shape, kwargs)
-
-
-def AWCBAMFPNResNet101(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with AW-CBAM-FPN on a plain ResNet101.
-
-    The paper's Table 2 row "AW-CBAM-FPN". ``build_retinanet("resnet101", num_classes,
-    image_shape, aw=True, attention="cbam", **kwargs)``, named "awcbamfpnresnet101" unless
-    `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``cbam``, ``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("AWCBAMFPNResNet101", num_classes, image_shape, kwargs)
-
-
-def FPNResNet50(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with FPN on a plain ResNet50.
-
-    The FPN of the paper's Table 2 on another encoder; the paper reports no row for it.
-    ``build_retinanet("resnet50", num_classes, image_shape, **kwargs)``, named
-    "fpnresnet50" unless `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("FPNResNet50", num_classes, image_shape, kwargs)
-
-
-def AWFPNResNet50(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with AW-FPN on a plain ResNet50.
-
-    The AW-FPN of the paper's Table 2 on another encoder; the paper reports no row for it.
-    ``build_retinanet("resnet50", num_classes, image_shape, aw=True, **kwargs)``, named
-    "awfpnresnet50" unless `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("AWFPNResNet50", num_classes, image_shape, kwargs)
-
-
-def SEFPNResNet50(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with SE-FPN on a plain ResNet50.
-
-    The SE-FPN of the paper's Table 2 on another encoder; the paper reports no row for it.
-    ``build_retinanet("resnet50", num_classes, image_shape, attention="se", **kwargs)``,
-    named "sefpnresnet50" unless `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("SEFPNResNet50", num_classes, image_shape, kwargs)
-
-
-def AWSEFPNResNet50(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with AW-SE-FPN on a plain ResNet50.
-
-    The AW-SE-FPN of the paper's Table 2 on another encoder; the paper reports no row for
-    it. ``build_retinanet("resnet50", num_classes, image_shape, aw=True, attention="se",
-    **kwargs)``, named "awsefpnresnet50" unless `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("AWSEFPNResNet50", num_classes, image_shape, kwargs)
-
-
-def CBAMFPNResNet50(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with CBAM-FPN on a plain ResNet50.
-
-    The CBAM-FPN of the paper's Table 2 on another encoder; the paper reports no row for
-    it. ``build_retinanet("resnet50", num_classes, image_shape, attention="cbam",
-    **kwargs)``, named "cbamfpnresnet50" unless `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``cbam``, ``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("CBAMFPNResNet50", num_classes, image_shape, kwargs)
-
-
-def AWCBAMFPNResNet50(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with AW-CBAM-FPN on a plain ResNet50.
-
-    The AW-CBAM-FPN of the paper's Table 2 on another encoder; the paper reports no row for
-    it. ``build_retinanet("resnet50", num_classes, image_shape, aw=True, attention="cbam",
-    **kwargs)``, named "awcbamfpnresnet50" unless `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``cbam``, ``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("AWCBAMFPNResNet50", num_classes, image_shape, kwargs)
-
-
-def FPNResNetSmall(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with FPN on a plain small ResNet (one bottleneck per stage).
-
-    The FPN of the paper's Table 2 on another encoder; the paper reports no row for it.
-    ``build_retinanet("resnet_small", num_classes, image_shape, **kwargs)``, named
-    "fpnresnetsmall" unless `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("FPNResNetSmall", num_classes, image_shape, kwargs)
-
-
-def AWFPNResNetSmall(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with AW-FPN on a plain small ResNet (one bottleneck per stage).
-
-    The AW-FPN of the paper's Table 2 on another encoder; the paper reports no row for it.
-    ``build_retinanet("resnet_small", num_classes, image_shape, aw=True, **kwargs)``, named
-    "awfpnresnetsmall" unless `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("AWFPNResNetSmall", num_classes, image_shape, kwargs)
-
-
-def SEFPNResNetSmall(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with SE-FPN on a plain small ResNet (one bottleneck per stage).
-
-    The SE-FPN of the paper's Table 2 on another encoder; the paper reports no row for it.
-    ``build_retinanet("resnet_small", num_classes, image_shape, attention="se",
-    **kwargs)``, named "sefpnresnetsmall" unless `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("SEFPNResNetSmall", num_classes, image_shape, kwargs)
-
-
-def AWSEFPNResNetSmall(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with AW-SE-FPN on a plain small ResNet (one bottleneck per stage).
-
-    The AW-SE-FPN of the paper's Table 2 on another encoder; the paper reports no row for
-    it. ``build_retinanet("resnet_small", num_classes, image_shape, aw=True,
-    attention="se", **kwargs)``, named "awsefpnresnetsmall" unless `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("AWSEFPNResNetSmall", num_classes, image_shape, kwargs)
-
-
-def CBAMFPNResNetSmall(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with CBAM-FPN on a plain small ResNet (one bottleneck per stage).
-
-    The CBAM-FPN of the paper's Table 2 on another encoder; the paper reports no row for
-    it. ``build_retinanet("resnet_small", num_classes, image_shape, attention="cbam",
-    **kwargs)``, named "cbamfpnresnetsmall" unless `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``cbam``, ``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("CBAMFPNResNetSmall", num_classes, image_shape, kwargs)
-
-
-def AWCBAMFPNResNetSmall(num_classes=80, image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
-    """A RetinaNet with AW-CBAM-FPN on a plain small ResNet (one bottleneck per stage).
-
-    The AW-CBAM-FPN of the paper's Table 2 on another encoder; the paper reports no row for
-    it. ``build_retinanet("resnet_small", num_classes, image_shape, aw=True,
-    attention="cbam", **kwargs)``, named "awcbamfpnresnetsmall" unless `kwargs` names it.
-
-    Args:
-        num_classes: number of object classes.
-        image_shape: (H, W, 3), channels last; (512, 512, 3) by default.
-        **kwargs: further `build_retinanet` arguments (``cbam``, ``filters``,
-            ``max_level``, ``bounding_box_format``, ...).
-
-    Returns:
-        A `keras_hub.models.RetinaNetObjectDetector` (needs the ``[detection]`` extra).
-    """
-    return _build("AWCBAMFPNResNetSmall", num_classes, image_shape, kwargs)
-
-
-register_models(MODELS, build_retinanet, [
-    FPNResNet101, AWFPNResNet101, SEFPNResNet101,
-    AWSEFPNResNet101, CBAMFPNResNet101, AWCBAMFPNResNet101,
-    FPNResNet50, AWFPNResNet50, SEFPNResNet50,
-    AWSEFPNResNet50, CBAMFPNResNet50, AWCBAMFPNResNet50,
-    FPNResNetSmall, AWFPNResNetSmall, SEFPNResNetSmall,
-    AWSEFPNResNetSmall, CBAMFPNResNetSmall, AWCBAMFPNResNetSmall,
-], task="detection")
+#: One function per name of `MODELS` (FPNResNet101, AWFPNResNet101, ...,
+#: AWCBAMFPNResNetSmall), module attributes like written ones.
+BUILDERS = {name: _named_builder(name) for name in MODELS}
+globals().update(BUILDERS)
+register_models(MODELS, build_retinanet, BUILDERS.values(), task="detection")
 
 __all__ = ["build_retinanet", "build_encoder", "ENCODERS", "MODELS", "TABLE2", *MODELS]

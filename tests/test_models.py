@@ -13,14 +13,12 @@ registered networks) and the small AW-FPN detector, which is what can differ by 
 tests/test_applications.py trains every MobileNet and ResNet block variant on every backend.
 """
 
-import os
-
 import keras
 import numpy as np
 import pytest
 
 import keras_aw
-from helpers import BACKEND, randomize_batchnorm, to_numpy
+from helpers import BACKEND, randomize_batchnorm, run_model_test, to_numpy
 
 CLASSIFIERS = keras_aw.list_models(task="classification")
 DETECTORS = keras_aw.list_models(task="detection")
@@ -72,31 +70,18 @@ def test_registered_classifier(name, tmp_path):
     # which would leave the attention branches before it without a gradient.
     x = np.random.RandomState(0).uniform(-1, 1, (4, 32, 32, 3)).astype("float32")
     randomize_batchnorm(model)
-    y = to_numpy(model(x, training=False))
-    assert y.shape == (4, CLASSES)
-    np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-5)  # softmax probabilities
-    assert np.all(y >= 0)
-    if info.family not in SMALL_FAMILIES:
-        return
-
-    path = os.path.join(str(tmp_path), "model.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(to_numpy(loaded(x, training=False)), y, rtol=1e-5, atol=1e-6)
-
-    weights = {w.path: to_numpy(w).copy() for w in model.trainable_weights}
-    model.compile(optimizer=keras.optimizers.SGD(0.05),
-                  loss=keras.losses.SparseCategoricalCrossentropy())
-    logs = model.train_on_batch(x, np.array([0, 1, 2, 3]), return_dict=True)
-    assert np.isfinite(logs["loss"])
-    changed = {w.path for w in model.trainable_weights
-               if not np.allclose(to_numpy(w), weights[w.path])}
+    small = info.family in SMALL_FAMILIES
     # Every attention layer trains (a ReLU unit of a narrow SE may be dead for this batch,
     # so the check is per layer, not per weight).
-    frozen = [l.name for l in model._flatten_layers(include_self=False)
-              if type(l).__name__ in ATTENTION_LAYERS
-              and not {w.path for w in l.trainable_weights} & changed]
-    assert not frozen, frozen
+    attention = [l for l in model._flatten_layers(include_self=False)
+                 if type(l).__name__ in ATTENTION_LAYERS]
+    train = (np.array([0, 1, 2, 3]), keras.optimizers.SGD(0.05),
+             keras.losses.SparseCategoricalCrossentropy())
+    y = run_model_test(model, x, tmp_path, expected_output_shape=(4, CLASSES), save=small,
+                       train=train if small else None, must_train=attention,
+                       rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-5)  # softmax probabilities
+    assert np.all(y >= 0)
 
 
 @pytest.mark.parametrize("name", DETECTOR_CASES)

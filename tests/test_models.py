@@ -6,11 +6,12 @@ trip. What is expected comes from outside the model: the output shape from the b
 arguments, the attention layers from the registry's variant (SPEC §3: AW variants hold
 `AWConv2D`, SE variants `SqueezeExcite`, CBAM variants `CBAM`, plain ones none of them).
 
-Under PyTorch (the fastest eager backend) every registered model runs, ResNet152 and the
-18 detectors included; TensorFlow and JAX run AWSEMobileNet, AWCBAMMobileNet and
-AWSmallCNN (every attention layer kind, AWConv2D, SqueezeExcite and CBAM, in whole
-registered networks) and the small AW-FPN detector, which is what can differ by backend;
-tests/test_applications.py trains every MobileNet and ResNet block variant on every backend.
+Every backend runs AWSEMobileNet, AWCBAMMobileNet and AWSmallCNN (every attention layer
+kind, AWConv2D, SqueezeExcite and CBAM, in whole registered networks) and the small AW-FPN
+detector, which is what can differ by backend; the other models, ResNet152 and the 18
+detectors included, are marked `single_backend` and run under one backend (PyTorch, the
+fastest eager one; tests/conftest.py chooses it). tests/test_applications.py trains every
+MobileNet and ResNet block variant on every backend.
 """
 
 import keras
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 import keras_aw
-from helpers import BACKEND, randomize_batchnorm, run_model_test, to_numpy
+from helpers import randomize_batchnorm, run_model_test, to_numpy
 
 CLASSIFIERS = keras_aw.list_models(task="classification")
 DETECTORS = keras_aw.list_models(task="detection")
@@ -27,12 +28,19 @@ SMALL_FAMILIES = ("resnet50", "mobilenet", "small_cnn")
 ATTENTION_LAYERS = ("AWConv2D", "SqueezeExcite", "CBAM")
 CLASSES = 5
 
-if BACKEND == "torch":
-    CLASSIFIER_CASES, DETECTOR_CASES = CLASSIFIERS, DETECTORS
-else:
-    CLASSIFIER_CASES = [n for n in CLASSIFIERS
-                        if n in ("AWSEMobileNet", "AWCBAMMobileNet", "AWSmallCNN")]
-    DETECTOR_CASES = [n for n in DETECTORS if n == "AWFPNResNetSmall"]
+#: The models tested under every backend; the others are `single_backend` (see the docstring).
+EVERY_BACKEND = ("AWSEMobileNet", "AWCBAMMobileNet", "AWSmallCNN", "AWFPNResNetSmall")
+ONE_BACKEND = pytest.mark.single_backend(
+    reason="AWSEMobileNet, AWCBAMMobileNet, AWSmallCNN and AWFPNResNetSmall run under "
+           "every backend")
+
+
+def cases(names):
+    return [name if name in EVERY_BACKEND else pytest.param(name, marks=ONE_BACKEND)
+            for name in names]
+
+
+CLASSIFIER_CASES, DETECTOR_CASES = cases(CLASSIFIERS), cases(DETECTORS)
 
 
 def expected_layer_kinds(variant):

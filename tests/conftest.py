@@ -19,13 +19,20 @@ def pytest_addoption(parser):
                      help="also run the tests marked single_backend under this backend")
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by the markers added here
 def pytest_collection_modifyitems(config, items):
-    """Skips the `single_backend` tests, with their reason, under every other backend."""
+    """Skips the `single_backend` tests, with their reason, under every other backend.
+
+    A slow test is a multi-process or end-to-end run: `multiprocess` implies `slow`, so
+    `-m "not slow"` leaves out both.
+    """
     import keras
 
     backend = keras.backend.backend()
     every = config.getoption("--every-backend")
     for item in items:
+        if item.get_closest_marker("multiprocess"):
+            item.add_marker(pytest.mark.slow)
         marker = item.get_closest_marker("single_backend")
         if marker is None or backend == SINGLE_BACKEND or every:
             continue

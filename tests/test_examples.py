@@ -1,4 +1,7 @@
-"""Every example runs in its fast mode and prints what it promises."""
+"""Every example runs in its fast mode and prints what it promises.
+
+End-to-end runs of whole programs: the module is marked `slow`.
+"""
 
 import importlib.util
 import os
@@ -8,6 +11,8 @@ import numpy as np
 import pytest
 from runtimes import run_exported
 
+
+pytestmark = pytest.mark.slow
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 

@@ -103,6 +103,7 @@ def test_same_backend_reload(saved, tmp_path):
                          outputs=keras_outputs, max_rel_err=1e-6)
 
 
+@pytest.mark.slow  # a fresh Python process per other backend
 def test_loads_under_other_backends(saved):
     folder, data, paths, expected, n_aw, _ = saved
     procs = {}

@@ -1,5 +1,6 @@
-"""Shared test helpers: a `run_layer_test` in the spirit of keras-hub's TestCase, random
-BatchNorm statistics, small models and inputs used by several test modules.
+"""Shared test helpers: the harness (`run_layer_test`, `run_model_test`, `keras_round_trip`,
+`assert_same_outputs`, in the spirit of keras-hub's TestCase), random BatchNorm
+statistics, small models and inputs used by several test modules.
 
 Test modules import from here (and from reference.py), never from each other.
 """
@@ -34,6 +35,76 @@ def randomize_batchnorm(model_or_layer, seed=0):
             layer.moving_variance.assign(rng.uniform(0.5, 2.0, shape).astype("float32"))
 
 
+# --------------------------------------------------------------------------- the harness
+# Modelled on keras-hub's TestCase (run_layer_test, run_backbone_test,
+# run_model_saving_test): one place for the checks every layer and every model gets, so a
+# test module states only what is particular to its subject.
+
+
+def call_outputs(model, x):
+    """The model's inference outputs on `x`: a NumPy array, or a dict of them."""
+    out = model(x, training=False)
+    if isinstance(out, dict):
+        return {k: to_numpy(v) for k, v in out.items()}
+    return to_numpy(out)
+
+
+def assert_same_outputs(got, expected, *, rtol=1e-5, atol=1e-6, max_rel_err=None,
+                        max_abs_err=None, keys=None):
+    """`got` equals `expected` (arrays, tensors, or dicts of them compared key by key).
+
+    The bound is `max_rel_err` on `rel_err` (max |difference| / max |expected|) if given,
+    else `max_abs_err` on max |difference| if given, else `np.testing.assert_allclose` with
+    `rtol` and `atol`. For dicts, the keys compared are `keys`, or all of `expected`'s.
+    """
+    if isinstance(expected, dict):
+        for key in expected if keys is None else keys:
+            _assert_close(got[key], expected[key], rtol, atol, max_rel_err, max_abs_err, key)
+    else:
+        _assert_close(got, expected, rtol, atol, max_rel_err, max_abs_err, "output")
+
+
+def _assert_close(got, expected, rtol, atol, max_rel_err, max_abs_err, what):
+    got, expected = to_numpy(got), to_numpy(expected)
+    assert got.shape == expected.shape, (what, got.shape, expected.shape)
+    if max_rel_err is not None:
+        error = rel_err(got, expected)
+        assert error < max_rel_err, f"{what}: relative error {error:.3e} >= {max_rel_err}"
+    elif max_abs_err is not None:
+        error = float(np.max(np.abs(got.astype(np.float64) - expected)))
+        assert error < max_abs_err, f"{what}: max |difference| {error:.3e} >= {max_abs_err}"
+    else:
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, err_msg=what)
+
+
+def keras_round_trip(model, tmp_path, x=None, *, name="model.keras", outputs=call_outputs,
+                     **tolerance):
+    """Saves `model` to `tmp_path/name`, loads it back (default safe_mode) and returns it.
+
+    The loaded model is of the saved model's class. With `x`, its outputs on `x`
+    (`outputs(model, x)`, inference mode) equal the saved model's: `assert_same_outputs`
+    with `tolerance` (its defaults: rtol=1e-5, atol=1e-6).
+    """
+    expected = None if x is None else outputs(model, x)
+    path = os.path.join(str(tmp_path), name)
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model), (type(loaded), type(model))
+    if x is not None:
+        assert_same_outputs(outputs(loaded, x), expected, **tolerance)
+    return loaded
+
+
+def training_step(model, x, y, optimizer, loss):
+    """One `train_on_batch`; returns the paths of the trainable weights it changed."""
+    before = {w.path: to_numpy(w).copy() for w in model.trainable_weights}
+    model.compile(optimizer=optimizer, loss=loss)
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert np.isfinite(logs["loss"]), logs
+    return {w.path for w in model.trainable_weights
+            if not np.allclose(to_numpy(w), before[w.path])}
+
+
 def run_layer_test(layer_cls, init_kwargs, input_shape, tmp_path, expected_output_shape=None,
                    seed=0):
     """Builds `layer_cls(**init_kwargs)` in a functional model with an unknown batch and checks:
@@ -63,11 +134,7 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, tmp_path, expected_outpu
         assert key in config, f"get_config lacks constructor argument {key!r}"
 
     randomize_batchnorm(model, seed)
-    y = to_numpy(model(x, training=False))
-    path = os.path.join(str(tmp_path), "layer_test.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(to_numpy(loaded(x, training=False)), y, rtol=1e-5, atol=1e-6)
+    keras_round_trip(model, tmp_path, x, name="layer_test.keras", rtol=1e-5, atol=1e-6)
 
     before = [to_numpy(w).copy() for w in model.trainable_weights]
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
@@ -75,6 +142,34 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, tmp_path, expected_outpu
     for w, old in zip(model.trainable_weights, before):
         assert not np.allclose(to_numpy(w), old), f"training did not change {w.path}"
     return model
+
+
+def run_model_test(model, x, tmp_path, *, expected_output_shape=None, expected_num_params=None,
+                   save=True, train=None, must_train=(), **tolerance):
+    """The checks every model gets; returns its inference outputs on `x`.
+
+    A forward pass in inference mode (finite outputs, of `expected_output_shape` if
+    given), the parameter count if `expected_num_params` is given, a `.keras` round trip
+    with the same outputs if `save` (`keras_round_trip` with `tolerance`), and, with
+    `train=(y, optimizer, loss)`, one training step with a finite loss that changes at
+    least one trainable weight of every layer in `must_train`.
+    """
+    if expected_num_params is not None:
+        assert model.count_params() == expected_num_params, model.count_params()
+    y = call_outputs(model, x)
+    for value in (y.values() if isinstance(y, dict) else [y]):
+        assert np.all(np.isfinite(value))
+    if expected_output_shape is not None:
+        assert y.shape == tuple(expected_output_shape), y.shape
+    if save:
+        keras_round_trip(model, tmp_path, x, **tolerance)
+    if train is not None:
+        changed = training_step(model, x, *train)
+        assert changed, "the training step changed no trainable weight"
+        frozen = [layer.name for layer in must_train
+                  if not {w.path for w in layer.trainable_weights} & changed]
+        assert not frozen, f"the training step changed no weight of {frozen}"
+    return y
 
 
 # --------------------------------------------------------------------------- models and data

@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # Runs the test suite under each Keras backend (the backend is fixed per process).
 #
-# TensorFlow runs the whole suite; JAX and PyTorch skip the tests marked
-# `backend_independent` (data set, profile and Table 1 counts, signatures, argument
-# errors, the library's docstring examples in tests/test_doctests.py: results that
-# cannot differ by backend), which the TensorFlow run covers. tests/test_compat.py
-# loads the keras_aw 0.2.0 `.keras` files under every backend.
+# Which backend runs what is said by markers (registered in pyproject.toml), never by
+# case lists trimmed per file:
+#   backend_independent  results that cannot differ by backend (data set, profile and
+#                        Table 1 counts, signatures, argument errors, the library's
+#                        docstring examples): TensorFlow runs them, this script
+#                        deselects them under JAX and PyTorch (the filter below).
+#   single_backend       heavy cases whose backend-dependent parts are tested under
+#                        every backend elsewhere (every registered model, some
+#                        examples): run under one backend, SINGLE_BACKEND in
+#                        tests/conftest.py (PyTorch), skipped with their reason under
+#                        the others; pytest --every-backend runs them anyway.
+#   multiprocess         starts real processes on loopback (a few minutes per backend).
+#   slow                 end-to-end runs (the examples, other Python processes, every
+#                        multiprocess test): run here; -m "not slow" for a quick loop.
+# Everything else runs under every backend. tests/test_compat.py loads the keras_aw
+# 0.2.0 `.keras` files under every backend.
 # Extra arguments go to pytest under every backend (a `-m` among them replaces the
 # marker filter). Exits non-zero if any backend fails.
 set -uo pipefail

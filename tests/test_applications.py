@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import keras_aw
-from helpers import randomize_batchnorm, to_numpy
+from helpers import keras_round_trip, randomize_batchnorm, to_numpy
 from keras_aw import applications, registry
 from keras_aw.applications import imagenet_utils, mobilenet, resnet
 from keras_aw.layers import CBAM, AWConv2D, SqueezeExcite
@@ -396,12 +396,7 @@ def fit_and_check(model, x, y, epochs=6):
 
 def assert_keras_round_trip(model, x, tmp_path):
     randomize_batchnorm(model)
-    expected = to_numpy(model(x, training=False))
-    path = os.path.join(str(tmp_path), "model.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(to_numpy(loaded(x, training=False)), expected,
-                               rtol=1e-5, atol=1e-6)
+    loaded = keras_round_trip(model, tmp_path, x, rtol=1e-5, atol=1e-6)
     assert [type(l) for l in loaded.layers] == [type(l) for l in model.layers]
 
 

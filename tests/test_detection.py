@@ -14,7 +14,7 @@ import pytest
 
 import keras_aw
 from detection_helpers import TINY, fpn_reference, small_detector
-from helpers import BACKEND, randomize_batchnorm, rel_err, to_numpy
+from helpers import BACKEND, keras_round_trip, randomize_batchnorm, rel_err, to_numpy
 
 from keras_aw.detection import FeaturePyramid
 from keras_aw.layers import CBAM, AWConv2D, SqueezeExcite
@@ -90,13 +90,7 @@ def test_fpn_config_and_keras_roundtrip(tmp_path):
     feats = features(3)
     model = fpn_model(fpn, feats)
     randomize_batchnorm(model)
-    expected = model(feats, training=False)
-    path = str(tmp_path / "fpn.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    got = loaded(feats, training=False)
-    for level in expected:
-        assert rel_err(to_numpy(got[level]), to_numpy(expected[level])) < 1e-6
+    keras_round_trip(model, tmp_path, feats, name="fpn.keras", max_rel_err=1e-6)
 
 
 @pytest.mark.backend_independent
@@ -313,13 +307,8 @@ def test_predict_detections_with_a_partial_last_batch(trained):
 
 def test_detector_keras_roundtrip(trained, tmp_path):
     det, x, _, _ = trained
-    path = str(tmp_path / "det.keras")
-    det.save(path)
-    loaded = keras.saving.load_model(path)
+    loaded = keras_round_trip(det, tmp_path, x, name="det.keras", max_rel_err=1e-5)
     assert type(loaded).__name__ == "RetinaNetObjectDetector"
-    got = loaded(x)
-    for key, value in det(x).items():
-        assert rel_err(to_numpy(got[key]), to_numpy(value)) < 1e-5, key
     assert type(loaded.backbone.feature_pyramid.output_convs["P4"]) is AWConv2D
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from detection_helpers import small_detector
-from helpers import BACKEND, to_numpy
+from helpers import BACKEND, keras_round_trip, to_numpy
 
 keras_hub = pytest.importorskip("keras_hub")
 
@@ -108,10 +108,8 @@ def test_encoder_from_classifier_keeps_trained_weights(tmp_path):
     # A detector on it saves and loads with the same outputs.
     det = build_retinanet(enc, 3, (64, 64, 3), max_level=5, filters=8, head_conv_layers=1,
                        anchor_size=2.0)
-    before = to_numpy(det(images)["cls_logits"])
-    det.save(str(tmp_path / "det.keras"))
-    loaded = keras.saving.load_model(str(tmp_path / "det.keras"))
-    assert np.max(np.abs(to_numpy(loaded(images)["cls_logits"]) - before)) < 1e-5
+    keras_round_trip(det, tmp_path, images, name="det.keras", keys=["cls_logits"],
+                     max_abs_err=1e-5)
     fpn_inputs = keras.Model(det.backbone.image_encoder.inputs,
                              det.backbone.image_encoder.pyramid_outputs)(images)
     for level in ("P3", "P5"):
@@ -178,9 +176,7 @@ def test_predict_at_any_batch_size():
 
 def test_batch_nms_round_trip(tmp_path):
     det = small_detector()
-    path = str(tmp_path / "det.keras")
-    det.save(path)
-    loaded = keras.saving.load_model(path)
+    loaded = keras_round_trip(det, tmp_path, name="det.keras")
     assert type(loaded.prediction_decoder) is BatchNonMaxSuppression
     assert loaded.prediction_decoder.get_config()["confidence_threshold"] == 0.05
 
@@ -227,11 +223,8 @@ def test_convert_to_aw_keeps_a_keras_hub_backbone(tmp_path):
     det2 = build_retinanet(aw, 3, (64, 64, 3), max_level=5, filters=8, head_conv_layers=1)
     assert to_numpy(det2(x)["bbox_regression"]).shape[-1] == 4
     # saves and loads
-    path = str(tmp_path / "aw_backbone.keras")
-    aw.save(path)
-    loaded = keras.saving.load_model(path)
+    loaded = keras_round_trip(aw, tmp_path, x, name="aw_backbone.keras", rtol=1e-7, atol=1e-6)
     assert sorted(loaded.pyramid_outputs) == ["P2", "P3", "P4", "P5"]
-    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(aw(x)), atol=1e-6)
 
 
 def hub_retinanet():

@@ -1,4 +1,7 @@
-"""Every example runs in its fast mode and prints what it promises."""
+"""Every example runs in its fast mode and prints what it promises.
+
+End-to-end runs of whole programs: the module is marked `slow`.
+"""
 
 import importlib.util
 import os
@@ -6,9 +9,10 @@ import re
 
 import numpy as np
 import pytest
-from helpers import BACKEND
 from runtimes import run_exported
 
+
+pytestmark = pytest.mark.slow
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 
@@ -20,9 +24,10 @@ def load(name):
     return module
 
 
-ONCE_UNDER_TORCH = pytest.mark.skipif(
-    BACKEND != "torch", reason="runs once, under PyTorch; what can differ by backend is "
-    "tested on every backend elsewhere (see the comment above the test)")
+#: Examples whose backend-dependent parts are tested under every backend elsewhere (see the
+#: comment above each test): one run, under the backend tests/conftest.py chooses.
+ONCE = pytest.mark.single_backend(reason="what can differ by backend is tested on every "
+                                  "backend elsewhere (see the comment above the test)")
 
 
 def test_quickstart_fast(capsys, tmp_path):
@@ -46,10 +51,10 @@ def test_quickstart_fast(capsys, tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
-# Runs once, under PyTorch (the fastest eager backend): what can differ by backend is tested
-# on every backend elsewhere (attention maps and pictures: test_cli.py's visualize; training:
+# Runs once, under one backend: what can differ by backend is tested on every backend
+# elsewhere (attention maps and pictures: test_cli.py's visualize; training:
 # test_quickstart_fast).
-@ONCE_UNDER_TORCH
+@ONCE
 def test_visualize_attention_fast(capsys, tmp_path):
     code = load("visualize_attention").main(["--fast", "--output-dir", str(tmp_path),
                                              "--classes", "star,ring"])
@@ -60,9 +65,9 @@ def test_visualize_attention_fast(capsys, tmp_path):
         assert os.path.getsize(tmp_path / name) > 20000, name
 
 
-# Runs once, under PyTorch: the Conv2D -> AWConv2D conversion is tested on every backend in
-# test_convert.py, the tfds pipeline in test_cli.py, training in test_quickstart_fast.
-@ONCE_UNDER_TORCH
+# Runs once, under one backend: the Conv2D -> AWConv2D conversion is tested on every backend
+# in test_convert.py, the tfds pipeline in test_cli.py, training in test_quickstart_fast.
+@ONCE
 def test_finetune_tfds_fast_with_mock_data(capsys, tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     output = tmp_path / "aw.keras"
@@ -82,10 +87,8 @@ def test_finetune_tfds_fast_with_mock_data(capsys, tmp_path):
     assert sum(isinstance(l, keras_aw.AWConv2D) for l in model.layers) == 3
 
 
-@pytest.mark.skipif(BACKEND != "torch",
-                    reason="runs once, under PyTorch, where keras-hub's RetinaNet needs no "
-                           "train-step compilation; the detector itself is tested on every "
-                           "backend in test_detection.py")
+@pytest.mark.single_backend(reason="the detector itself is tested on every backend in "
+                                   "test_detection.py")
 def test_detection_fast(capsys, tmp_path):
     pytest.importorskip("keras_hub")
     code = load("detection").main(["--fast", "--output", str(tmp_path)])

@@ -6,21 +6,20 @@ trip. What is expected comes from outside the model: the output shape from the b
 arguments, the attention layers from the registry's variant (SPEC §3: AW variants hold
 `AWConv2D`, SE variants `SqueezeExcite`, CBAM variants `CBAM`, plain ones none of them).
 
-Under PyTorch (the fastest eager backend) every registered model runs, ResNet152 and the
-18 detectors included; TensorFlow and JAX run AWSEMobileNet, AWCBAMMobileNet and
-AWSmallCNN (every attention layer kind, AWConv2D, SqueezeExcite and CBAM, in whole
-registered networks) and the small AW-FPN detector, which is what can differ by backend;
-tests/test_applications.py trains every MobileNet and ResNet block variant on every backend.
+Every backend runs AWSEMobileNet, AWCBAMMobileNet and AWSmallCNN (every attention layer
+kind, AWConv2D, SqueezeExcite and CBAM, in whole registered networks) and the small AW-FPN
+detector, which is what can differ by backend; the other models, ResNet152 and the 18
+detectors included, are marked `single_backend` and run under one backend (PyTorch, the
+fastest eager one; tests/conftest.py chooses it). tests/test_applications.py trains every
+MobileNet and ResNet block variant on every backend.
 """
-
-import os
 
 import keras
 import numpy as np
 import pytest
 
 import keras_aw
-from helpers import BACKEND, randomize_batchnorm, to_numpy
+from helpers import randomize_batchnorm, run_model_test, to_numpy
 
 CLASSIFIERS = keras_aw.list_models(task="classification")
 DETECTORS = keras_aw.list_models(task="detection")
@@ -29,12 +28,19 @@ SMALL_FAMILIES = ("resnet50", "mobilenet", "small_cnn")
 ATTENTION_LAYERS = ("AWConv2D", "SqueezeExcite", "CBAM")
 CLASSES = 5
 
-if BACKEND == "torch":
-    CLASSIFIER_CASES, DETECTOR_CASES = CLASSIFIERS, DETECTORS
-else:
-    CLASSIFIER_CASES = [n for n in CLASSIFIERS
-                        if n in ("AWSEMobileNet", "AWCBAMMobileNet", "AWSmallCNN")]
-    DETECTOR_CASES = [n for n in DETECTORS if n == "AWFPNResNetSmall"]
+#: The models tested under every backend; the others are `single_backend` (see the docstring).
+EVERY_BACKEND = ("AWSEMobileNet", "AWCBAMMobileNet", "AWSmallCNN", "AWFPNResNetSmall")
+ONE_BACKEND = pytest.mark.single_backend(
+    reason="AWSEMobileNet, AWCBAMMobileNet, AWSmallCNN and AWFPNResNetSmall run under "
+           "every backend")
+
+
+def cases(names):
+    return [name if name in EVERY_BACKEND else pytest.param(name, marks=ONE_BACKEND)
+            for name in names]
+
+
+CLASSIFIER_CASES, DETECTOR_CASES = cases(CLASSIFIERS), cases(DETECTORS)
 
 
 def expected_layer_kinds(variant):
@@ -72,31 +78,18 @@ def test_registered_classifier(name, tmp_path):
     # which would leave the attention branches before it without a gradient.
     x = np.random.RandomState(0).uniform(-1, 1, (4, 32, 32, 3)).astype("float32")
     randomize_batchnorm(model)
-    y = to_numpy(model(x, training=False))
-    assert y.shape == (4, CLASSES)
-    np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-5)  # softmax probabilities
-    assert np.all(y >= 0)
-    if info.family not in SMALL_FAMILIES:
-        return
-
-    path = os.path.join(str(tmp_path), "model.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(to_numpy(loaded(x, training=False)), y, rtol=1e-5, atol=1e-6)
-
-    weights = {w.path: to_numpy(w).copy() for w in model.trainable_weights}
-    model.compile(optimizer=keras.optimizers.SGD(0.05),
-                  loss=keras.losses.SparseCategoricalCrossentropy())
-    logs = model.train_on_batch(x, np.array([0, 1, 2, 3]), return_dict=True)
-    assert np.isfinite(logs["loss"])
-    changed = {w.path for w in model.trainable_weights
-               if not np.allclose(to_numpy(w), weights[w.path])}
+    small = info.family in SMALL_FAMILIES
     # Every attention layer trains (a ReLU unit of a narrow SE may be dead for this batch,
     # so the check is per layer, not per weight).
-    frozen = [l.name for l in model._flatten_layers(include_self=False)
-              if type(l).__name__ in ATTENTION_LAYERS
-              and not {w.path for w in l.trainable_weights} & changed]
-    assert not frozen, frozen
+    attention = [l for l in model._flatten_layers(include_self=False)
+                 if type(l).__name__ in ATTENTION_LAYERS]
+    train = (np.array([0, 1, 2, 3]), keras.optimizers.SGD(0.05),
+             keras.losses.SparseCategoricalCrossentropy())
+    y = run_model_test(model, x, tmp_path, expected_output_shape=(4, CLASSES), save=small,
+                       train=train if small else None, must_train=attention,
+                       rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-5)  # softmax probabilities
+    assert np.all(y >= 0)
 
 
 @pytest.mark.parametrize("name", DETECTOR_CASES)

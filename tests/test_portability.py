@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import keras_aw
-from helpers import (BACKEND, images, keras_outputs, randomize_batchnorm, rel_err,
-                     small_aw_model)
+from helpers import (BACKEND, images, keras_outputs, keras_round_trip, randomize_batchnorm,
+                     rel_err, small_aw_model)
 
 OTHER_BACKENDS = [b for b in ("tensorflow", "jax", "torch") if b != BACKEND]
 
@@ -78,9 +78,10 @@ def count_aw(model):
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     folder = tmp_path_factory.mktemp("portability")
-    paths, inputs, expected, n_aw = [], {}, [], []
+    models, paths, inputs, expected, n_aw = [], [], {}, [], []
     for i, (name, (build, size)) in enumerate(sorted(MODELS.items())):
         model = build()
+        models.append(model)
         n_aw.append(count_aw(model))
         assert n_aw[-1] > 0
         path = str(folder / f"{name}.keras")
@@ -91,19 +92,20 @@ def saved(tmp_path_factory):
         expected.append(keras_outputs(model, x))
     data = str(folder / "inputs.npz")
     np.savez(data, **inputs)
-    return folder, data, paths, expected, n_aw
+    return folder, data, paths, expected, n_aw, models
 
 
-def test_same_backend_reload(saved):
-    _, data, paths, expected, _ = saved
+def test_same_backend_reload(saved, tmp_path):
+    _, data, _, _, _, models = saved
     inputs = np.load(data)
-    for i, path in enumerate(paths):
-        loaded = keras.saving.load_model(path)
-        assert rel_err(keras_outputs(loaded, inputs[f"x{i}"]), expected[i]) < 1e-6
+    for i, model in enumerate(models):
+        keras_round_trip(model, tmp_path, inputs[f"x{i}"], name=f"model{i}.keras",
+                         outputs=keras_outputs, max_rel_err=1e-6)
 
 
+@pytest.mark.slow  # a fresh Python process per other backend
 def test_loads_under_other_backends(saved):
-    folder, data, paths, expected, n_aw = saved
+    folder, data, paths, expected, n_aw, _ = saved
     procs = {}
     for backend in OTHER_BACKENDS:
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",

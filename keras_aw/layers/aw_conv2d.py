@@ -65,6 +65,8 @@ class AWConv2D(layers.Conv2D):
         activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        lora_rank=None,
+        lora_alpha=None,
         attention_reduction=16,
         reduction_c1=None,
         reduction_c2=1,
@@ -100,6 +102,8 @@ class AWConv2D(layers.Conv2D):
             activity_regularizer=activity_regularizer,
             kernel_constraint=kernel_constraint,
             bias_constraint=bias_constraint,
+            lora_rank=lora_rank,
+            lora_alpha=lora_alpha,
             **kwargs,
         )
         self.attention_reduction = check_positive_int(
@@ -137,7 +141,15 @@ class AWConv2D(layers.Conv2D):
                 f"`reduction_c1` must divide the input channels; received "
                 f"reduction_c1={self.reduction_c1} with {channels} input channels"
             )
-        super().build(input_shape)
+        # `Conv2D.build` ends by enabling LoRA (when `lora_rank` is set), which locks
+        # the layer's tracker: the attention branch could not be created after it.
+        # LoRA is enabled below, once the branch exists, in the same order of
+        # weight creation as without LoRA.
+        lora_rank, self.lora_rank = self.lora_rank, None
+        try:
+            super().build(input_shape)
+        finally:
+            self.lora_rank = lora_rank
         self.input_spec = keras.layers.InputSpec(
             ndim=4, axes={-1 if self.data_format == "channels_last" else 1: channels}
         )
@@ -163,6 +175,8 @@ class AWConv2D(layers.Conv2D):
         self.attention_bn1.build(hidden)
         self.attention_conv2.build(hidden)
         self.attention_bn2.build(self.attention_conv2.compute_output_shape(hidden))
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
 
     def _to_channels_last(self, inputs):
         if self.data_format == "channels_first":
@@ -183,7 +197,7 @@ class AWConv2D(layers.Conv2D):
         if not self.built:
             self.build(inputs.shape)
         a = self._attention(self._to_channels_last(inputs), training)
-        kh, kw, c1, c2 = self.kernel.shape
+        kh, kw, c1, c2 = self._kernel.shape
         a = ops.repeat(a, c1 // self._groups_in, axis=3)
         return ops.repeat(a, c2 // self._groups_out, axis=4)
 

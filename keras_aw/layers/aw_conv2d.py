@@ -27,6 +27,10 @@ class AWConv2D(layers.Conv2D):
             kernel_regularizer, bias_regularizer, activity_regularizer,
             kernel_constraint, bias_constraint: as in `keras.layers.Conv2D`.
         groups: must be 1 (kept for signature compatibility with `Conv2D`).
+        lora_rank, lora_alpha: LoRA, as in `Conv2D` (also `enable_lora` on a
+            built layer): the kernel is frozen and `kernel` is
+            ``K + (lora_alpha / lora_rank) * A @ B``, which AW then modulates per
+            sample. The attention branch stays trainable, like the bias.
         attention_reduction: int, the reduction ``r`` of the attention
             branch's hidden width, ``max(C1 // r, 1)``. Defaults to 16.
         reduction_c1: int dividing the input channels, or None (= C1, the

@@ -70,6 +70,8 @@ SHAPE_CASES = [
          input_shape=(3, 5, 5, 4), output_shape=(3, 2, 4, 6)),
     dict(filters=6, kernel_size=3, strides=2, padding="same", dilation_rate=1,
          data_format="channels_first", input_shape=(3, 4, 7, 5), output_shape=(3, 6, 4, 3)),
+    dict(filters=3, kernel_size=(1, 3), strides=(1, 2), padding="SAME", dilation_rate=1,
+         input_shape=(2, 5, 6, 3), output_shape=(2, 5, 3, 3)),  # padding is case-insensitive
 ]
 
 
@@ -210,3 +212,39 @@ def test_convolution_op_is_conv2d_s():
     kernel = np.random.RandomState(1).randn(3, 3, 3, 4).astype("float32")
     np.testing.assert_allclose(to_numpy(aw.convolution_op(x, kernel)),
                                to_numpy(conv.convolution_op(x, kernel)), rtol=1e-6, atol=1e-6)
+
+
+def test_regularizers_as_conv2d():
+    """Kernel, bias and activity regularizers add the same losses as on Conv2D."""
+    kwargs = dict(filters=4, kernel_size=3, kernel_regularizer="l2", bias_regularizer="l1",
+                  activity_regularizer="l2")
+    x = np.random.RandomState(0).randn(2, 6, 6, 3).astype("float32")
+    conv, aw = keras.layers.Conv2D(**kwargs), AWConv2D(**kwargs)
+    conv.build(x.shape)
+    aw.build(x.shape)
+    rng = np.random.RandomState(1)
+    for name in ("kernel", "bias"):
+        value = rng.randn(*getattr(conv, name).shape).astype("float32")
+        getattr(conv, name).assign(value)
+        getattr(aw, name).assign(value)
+    weight_losses = [to_numpy(loss) for loss in aw.losses]
+    assert len(weight_losses) == 2
+    np.testing.assert_allclose(weight_losses, [to_numpy(loss) for loss in conv.losses],
+                               rtol=1e-6)
+    y = to_numpy(aw(x))
+    losses = [to_numpy(loss) for loss in aw.losses]
+    assert len(losses) == 3  # the weights' two, and the output's (l2 0.01, per sample)
+    activity = 0.01 * np.sum(y.astype("float64") ** 2) / x.shape[0]
+    assert min(abs(loss - activity) / activity for loss in losses) < 1e-5
+
+
+def test_quantize_as_conv2d():
+    """Keras 3.15's Conv2D has no quantized mode; AWConv2D refuses it the same way."""
+    errors = []
+    for cls in (keras.layers.Conv2D, AWConv2D):
+        layer = cls(4, 3)
+        layer.build((None, 6, 6, 3))
+        with pytest.raises(Exception) as info:
+            layer.quantize("int8")
+        errors.append(type(info.value))
+    assert errors[0] is errors[1]

@@ -3,7 +3,7 @@
 import keras
 from keras import layers, ops
 
-from keras_aw.ops.adaptive_pool import adaptive_average_pool2d
+from keras_aw.ops.adaptive_pool import adaptive_average_pool2d, pooling_tensor
 from keras_aw.ops.per_sample_conv import per_sample_conv2d
 from keras_aw._validation import check_positive_int
 
@@ -181,6 +181,17 @@ class AWConv2D(layers.Conv2D):
         self.attention_bn2.build(self.attention_conv2.compute_output_shape(hidden))
         if self.lora_rank:
             self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
+        self._make_pooling_matrices(input_shape)
+
+    def _make_pooling_matrices(self, input_shape):
+        """Makes the attention pooling's constants now, on the layer's device, so that
+        calls find them made (no host work in a call; no variables: nothing saved)."""
+        h, w = input_shape[1:3] if self.data_format == "channels_last" else input_shape[2:4]
+        # PyTorch: the device Keras put the layer's variables on (that of its inputs).
+        device = getattr(self._kernel.value, "device", None)
+        for length, size in ((h, self.kernel_size[0]), (w, self.kernel_size[1])):
+            if length is not None and self.kernel_size != (1, 1):
+                pooling_tensor(length, size, self.compute_dtype, device)
 
     def _to_channels_last(self, inputs):
         if self.data_format == "channels_first":

@@ -3,7 +3,7 @@
 import keras
 from keras import layers, ops
 
-from keras_aw.ops.adaptive_pool import adaptive_average_pool2d
+from keras_aw.ops.adaptive_pool import adaptive_average_pool2d, pooling_tensor
 from keras_aw.ops.per_sample_conv import per_sample_conv2d
 from keras_aw._validation import check_positive_int
 
@@ -27,6 +27,10 @@ class AWConv2D(layers.Conv2D):
             kernel_regularizer, bias_regularizer, activity_regularizer,
             kernel_constraint, bias_constraint: as in `keras.layers.Conv2D`.
         groups: must be 1 (kept for signature compatibility with `Conv2D`).
+        lora_rank, lora_alpha: LoRA, as in `Conv2D` (also `enable_lora` on a
+            built layer): the kernel is frozen and `kernel` is
+            ``K + (lora_alpha / lora_rank) * A @ B``, which AW then modulates per
+            sample. The attention branch stays trainable, like the bias.
         attention_reduction: int, the reduction ``r`` of the attention
             branch's hidden width, ``max(C1 // r, 1)``. Defaults to 16.
         reduction_c1: int dividing the input channels, or None (= C1, the
@@ -65,6 +69,8 @@ class AWConv2D(layers.Conv2D):
         activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        lora_rank=None,
+        lora_alpha=None,
         attention_reduction=16,
         reduction_c1=None,
         reduction_c2=1,
@@ -100,6 +106,8 @@ class AWConv2D(layers.Conv2D):
             activity_regularizer=activity_regularizer,
             kernel_constraint=kernel_constraint,
             bias_constraint=bias_constraint,
+            lora_rank=lora_rank,
+            lora_alpha=lora_alpha,
             **kwargs,
         )
         self.attention_reduction = check_positive_int(
@@ -137,7 +145,15 @@ class AWConv2D(layers.Conv2D):
                 f"`reduction_c1` must divide the input channels; received "
                 f"reduction_c1={self.reduction_c1} with {channels} input channels"
             )
-        super().build(input_shape)
+        # `Conv2D.build` ends by enabling LoRA (when `lora_rank` is set), which locks
+        # the layer's tracker: the attention branch could not be created after it.
+        # LoRA is enabled below, once the branch exists, in the same order of
+        # weight creation as without LoRA.
+        lora_rank, self.lora_rank = self.lora_rank, None
+        try:
+            super().build(input_shape)
+        finally:
+            self.lora_rank = lora_rank
         self.input_spec = keras.layers.InputSpec(
             ndim=4, axes={-1 if self.data_format == "channels_last" else 1: channels}
         )
@@ -163,6 +179,19 @@ class AWConv2D(layers.Conv2D):
         self.attention_bn1.build(hidden)
         self.attention_conv2.build(hidden)
         self.attention_bn2.build(self.attention_conv2.compute_output_shape(hidden))
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
+        self._make_pooling_matrices(input_shape)
+
+    def _make_pooling_matrices(self, input_shape):
+        """Makes the attention pooling's constants now, on the layer's device, so that
+        calls find them made (no host work in a call; no variables: nothing saved)."""
+        h, w = input_shape[1:3] if self.data_format == "channels_last" else input_shape[2:4]
+        # PyTorch: the device Keras put the layer's variables on (that of its inputs).
+        device = getattr(self._kernel.value, "device", None)
+        for length, size in ((h, self.kernel_size[0]), (w, self.kernel_size[1])):
+            if length is not None and self.kernel_size != (1, 1):
+                pooling_tensor(length, size, self.compute_dtype, device)
 
     def _to_channels_last(self, inputs):
         if self.data_format == "channels_first":
@@ -183,7 +212,7 @@ class AWConv2D(layers.Conv2D):
         if not self.built:
             self.build(inputs.shape)
         a = self._attention(self._to_channels_last(inputs), training)
-        kh, kw, c1, c2 = self.kernel.shape
+        kh, kw, c1, c2 = self._kernel.shape
         a = ops.repeat(a, c1 // self._groups_in, axis=3)
         return ops.repeat(a, c2 // self._groups_out, axis=4)
 

@@ -23,6 +23,7 @@ from keras_aw.detection._hub import require_keras_hub
 from keras_aw.detection.backbone import FPNBackbone, GraphBackbone
 from keras_aw.detection.upstream import batch_agnostic_decoder
 from keras_aw.layers import AWConv2D
+from keras_aw.layers.identity import identity_init, identity_value
 
 keras_hub = require_keras_hub()
 
@@ -118,8 +119,6 @@ def retinanet_to_aw(detector, aw=True, attention=None, cbam="full", identity_sta
     >>> type(aw.backbone.feature_pyramid.lateral_convs["P3"]).__name__
     'AWConv2D'
     """
-    from keras_aw.convert import _identity_init, _identity_value
-
     if not isinstance(detector, keras_hub.models.RetinaNetObjectDetector) or not isinstance(
             detector.backbone, keras_hub.models.RetinaNetBackbone):
         raise TypeError(
@@ -130,7 +129,7 @@ def retinanet_to_aw(detector, aw=True, attention=None, cbam="full", identity_sta
         raise ValueError("retinanet_to_aw supports keras-hub's FPN without BatchNorm "
                          "(use_fpn_batch_norm=False, keras-hub's default); received a "
                          "backbone with use_fpn_batch_norm=True")
-    a0 = _identity_value(identity_start)
+    a0 = identity_value(identity_start)
     hub_fpn = source.feature_pyramid
     backbone = FPNBackbone(
         _copy_model(source.image_encoder), source.min_level, source.max_level,
@@ -146,7 +145,7 @@ def retinanet_to_aw(detector, aw=True, attention=None, cbam="full", identity_sta
     if a0 is not None:
         for conv in (*fpn.lateral_convs.values(), *fpn.output_convs.values()):
             if isinstance(conv, AWConv2D):
-                _identity_init(conv, a0, conv.residual)
+                identity_init(conv, a0, conv.residual)
 
     decoder = detector.prediction_decoder
     if isinstance(decoder, keras_hub.layers.NonMaxSuppression):

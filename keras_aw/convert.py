@@ -11,7 +11,7 @@ import numbers
 
 import keras
 import numpy as np
-from keras_aw._graph import is_graph_model
+from keras_aw._graph import flatten_layers, is_graph_model
 from keras_aw.layers.aw_conv2d import AWConv2D
 from keras_aw.layers.identity import identity_init, identity_value
 from keras_aw.layers.identity import DEFAULT_IDENTITY_ATTENTION  # noqa: F401  (public here too)
@@ -241,7 +241,7 @@ def constant_attention_start(model, value=0.5, rescale_kernel=False):
         raise ValueError(f"`value` must be a float in (0, 1); received value={value!r}")
     if not isinstance(rescale_kernel, bool):
         raise TypeError(f"`rescale_kernel` must be a bool; received rescale_kernel={rescale_kernel!r}")
-    layers = [layer for layer in model._flatten_layers() if isinstance(layer, AWConv2D)]
+    layers = [layer for layer in flatten_layers(model) if isinstance(layer, AWConv2D)]
     if not layers:
         raise ValueError(f"{getattr(model, 'name', model)!r} holds no AWConv2D layer")
     for layer in layers:

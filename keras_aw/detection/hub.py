@@ -19,6 +19,7 @@ Needs keras-hub (``pip install keras-aw[detection]``).
 import keras
 import numpy as np
 
+from keras_aw._graph import tensor_in
 from keras_aw.detection._hub import require_keras_hub
 from keras_aw.detection.backbone import FPNBackbone, GraphBackbone
 from keras_aw.detection.upstream import batch_agnostic_decoder
@@ -26,13 +27,6 @@ from keras_aw.layers import AWConv2D
 from keras_aw.layers.identity import identity_init, identity_value
 
 keras_hub = require_keras_hub()
-
-
-def _tensor_in(model, tensor):
-    """The tensor of `model` (a clone with the same layer names) matching `tensor`."""
-    operation, node_index, tensor_index = tensor._keras_history
-    layer = model.get_layer(operation.name)
-    return layer._inbound_nodes[node_index].output_tensors[tensor_index]
 
 
 def as_pyramid_backbone(source, converted):
@@ -55,7 +49,7 @@ def as_pyramid_backbone(source, converted):
         raise ValueError("only single-input, single-output backbones can be wrapped; "
                          f"{source.name!r} has {len(converted.inputs)} inputs and "
                          f"{len(converted.outputs)} outputs")
-    outputs = {level: _tensor_in(converted, t) for level, t in pyramid.items()}
+    outputs = {level: tensor_in(converted, t) for level, t in pyramid.items()}
     outputs["output"] = converted.outputs[0]
     network = keras.Model(converted.inputs[0], outputs, name=f"{source.name}_network")
     return GraphBackbone(network, dtype=source.dtype_policy, name=source.name)

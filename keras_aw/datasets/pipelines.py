@@ -23,6 +23,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 import keras_aw.datasets.shapes as shapes
+from keras_aw.datasets.sharding import process_split
 from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
 
 
@@ -171,8 +172,6 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
 
     def pipeline(split, train, **kwargs):
         if part is not None:
-            from keras_aw.datasets.sharding import process_split
-
             split = process_split(split, *part)
         ds, num_classes, names, splits = _tfds_load(name, split, **kwargs)
         return (_tfds_pipeline(ds, image_size, batch_size, train, seed,

@@ -1,10 +1,10 @@
 """What every builder of `keras_aw.applications` shares.
 
 Argument validation with keras.applications' rules, the model input and weight
-loading, and the attention factory that lets one block definition serve the
-plain, SE and CBAM variants (the timm pattern: blocks take an attention factory
-instead of being subclassed per attention type); the detectors' pyramid
-(`keras_aw.detection.FeaturePyramid`) uses the same factory.
+loading. The attention factory that lets one block definition serve the plain,
+SE and CBAM variants is `keras_aw.layers.factory.attention_factory` (shared
+with the detectors' pyramid); ``builder_utils.attention_factory`` is the same
+function.
 """
 
 import numbers
@@ -14,7 +14,7 @@ import keras
 from keras import layers
 
 from keras_aw._validation import check_choice, check_positive_int
-from keras_aw.layers import CBAM, SqueezeExcite
+from keras_aw.layers.factory import attention_factory  # noqa: F401  (the builders' name for it)
 from keras_aw.vocabulary import ATTENTIONS, CBAM_MODES
 
 POOLINGS = (None, "avg", "max")
@@ -150,40 +150,6 @@ def classifier_or_pooling(x, include_top, pooling, classes, classifier_activatio
         return layers.GlobalMaxPooling2D(data_format=data_format, name="max_pool",
                                          dtype=dtype)(x)
     return x
-
-
-def attention_factory(attention, cbam, data_format, dtype, reduction=16):
-    """Returns None, or a function ``name -> layer`` building the chosen attention module.
-
-    Args:
-        attention: None, "se" or "cbam" (`keras_aw.vocabulary.ATTENTIONS`).
-        cbam: the CBAM form (`keras_aw.vocabulary.CBAM_MODES`), used with "cbam".
-        data_format, dtype: passed to the layer.
-        reduction: the SE / CBAM reduction ratio.
-
-    Returns:
-        None without attention; else a function of a layer name: a name with
-        ``{}`` gets "se" / "cbam" in its place (``"lateral_{}_P3"`` ->
-        ``"lateral_se_P3"``), any other name gets ``"_se"`` / ``"_cbam"`` appended.
-
-    Example:
-
-    >>> make = attention_factory("cbam", "spatial", "channels_last", None)
-    >>> make("conv2_block1").name, make("output_{}_P3").mode
-    ('conv2_block1_cbam', 'spatial')
-    """
-    check_choice("attention", attention, ATTENTIONS)
-    if attention is None:
-        return None
-
-    def layer_name(name):
-        return name.replace("{}", attention) if "{}" in name else f"{name}_{attention}"
-
-    if attention == "se":
-        return lambda name: SqueezeExcite(reduction=reduction, data_format=data_format,
-                                          dtype=dtype, name=layer_name(name))
-    return lambda name: CBAM(mode=cbam, reduction=reduction, data_format=data_format,
-                             dtype=dtype, name=layer_name(name))
 
 
 def finish(model, weights):

@@ -7,19 +7,14 @@ model and, by default, initialises every new attention branch so that the new
 model computes the same function as the old one (see `identity_start`).
 """
 
-import math
 import numbers
 
 import keras
 import numpy as np
-from keras_aw._graph import is_graph_model
+from keras_aw._graph import flatten_layers, is_graph_model
 from keras_aw.layers.aw_conv2d import AWConv2D
-
-#: Initial attention value used by ``identity_start=True``: A = DEFAULT_IDENTITY_ATTENTION
-#: everywhere, so each converted layer's output is scaled by (1 + 1e-6) at start. Through a
-#: ResNet50 with realistic BatchNorm statistics that becomes up to ~2e-4 relative at the
-#: logits (measured amplification up to ~180x); 1e-5 reached 1.8e-3.
-DEFAULT_IDENTITY_ATTENTION = 1e-6
+from keras_aw.layers.identity import identity_init, identity_value
+from keras_aw.layers.identity import DEFAULT_IDENTITY_ATTENTION  # noqa: F401  (public here too)
 
 #: The AWConv2D arguments `convert_to_aw` passes through; the rest of the
 #: configuration (filters, kernel size, strides, ...) comes from the source Conv2D.
@@ -37,17 +32,6 @@ def default_select(layer):
 
 def _is_candidate(layer):
     return isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, AWConv2D)
-
-
-def _identity_value(identity_start):
-    if isinstance(identity_start, bool):
-        return DEFAULT_IDENTITY_ATTENTION if identity_start else None
-    if isinstance(identity_start, numbers.Real) and 0.0 < identity_start < 0.5:
-        return float(identity_start)
-    raise ValueError(
-        "`identity_start` must be True, False or a float in (0, 0.5) (the initial "
-        f"attention value); received identity_start={identity_start!r}"
-    )
 
 
 def convert_to_aw(model, select=None, identity_start=True, **awconv_kwargs):
@@ -156,7 +140,7 @@ def convert_to_aw(model, select=None, identity_start=True, **awconv_kwargs):
             f"accepted AWConv2D arguments are {list(AW_ARGUMENTS)} (the rest of "
             "the configuration comes from each source Conv2D)"
         )
-    a0 = _identity_value(identity_start)
+    a0 = identity_value(identity_start)
     residual = awconv_kwargs.get("residual", True)
 
     pairs = []  # (source layer, new layer, converted?)
@@ -202,7 +186,7 @@ def convert_to_aw(model, select=None, identity_start=True, **awconv_kwargs):
             if source.use_bias:
                 new.bias.assign(_copy(source.bias))
             if a0 is not None:
-                _identity_init(new, a0, residual)
+                identity_init(new, a0, residual)
         elif source.weights:
             new.set_weights(source.get_weights())
     if isinstance(getattr(model, "pyramid_outputs", None), dict) and model.pyramid_outputs:
@@ -257,11 +241,11 @@ def constant_attention_start(model, value=0.5, rescale_kernel=False):
         raise ValueError(f"`value` must be a float in (0, 1); received value={value!r}")
     if not isinstance(rescale_kernel, bool):
         raise TypeError(f"`rescale_kernel` must be a bool; received rescale_kernel={rescale_kernel!r}")
-    layers = [layer for layer in model._flatten_layers() if isinstance(layer, AWConv2D)]
+    layers = [layer for layer in flatten_layers(model) if isinstance(layer, AWConv2D)]
     if not layers:
         raise ValueError(f"{getattr(model, 'name', model)!r} holds no AWConv2D layer")
     for layer in layers:
-        _identity_init(layer, float(value), True)
+        identity_init(layer, float(value), True)
         if rescale_kernel:
             modulation = 1.0 + value if layer.residual else value
             layer.kernel.assign(_copy(layer.kernel) / modulation)
@@ -270,12 +254,4 @@ def constant_attention_start(model, value=0.5, rescale_kernel=False):
 
 def _copy(variable):
     return np.array(keras.ops.convert_to_numpy(variable), copy=True)
-
-
-def _identity_init(layer, a0, residual):
-    """Makes the attention of `layer` the constant a0 (1 - a0 without residual)."""
-    target = a0 if residual else 1.0 - a0
-    bn = layer.attention_bn2
-    bn.gamma.assign(np.zeros(bn.gamma.shape, bn.gamma.dtype))
-    bn.beta.assign(np.full(bn.beta.shape, math.log(target / (1.0 - target)), bn.beta.dtype))
 

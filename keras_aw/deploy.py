@@ -1,17 +1,25 @@
-"""Export a model to `.keras`, SavedModel, TFLite or ONNX, and check it in the target runtime.
+"""Export a classifier or a detector, and check it in the target runtime: `keras_aw.export`.
 
 `keras_aw.export(model, path)` (this module's `export`) writes the artifact with
 Keras's own exporter and, by default, runs it in its runtime (Keras,
 `tf.saved_model`, the TFLite interpreter, onnxruntime) on random images,
-comparing the outputs with the Keras model's. It works from every backend: a
-format the current backend cannot export (Keras 3.15: TFLite and ONNX need
-TensorFlow; SavedModel needs TensorFlow or JAX) is exported by a
-TensorFlow-backend subprocess from a `.keras` copy of the model (the format is
-backend-independent).
+comparing the outputs with the Keras model's. One table, `EXPORT_TABLE` (read
+from ``export_formats.json``, which the command line reads too), says which
+formats exist, their file suffix, and which backends' Keras exporter writes
+each for a classifier and for a detector. A format the current backend cannot
+export (Keras 3.15: TFLite and ONNX need TensorFlow; SavedModel needs
+TensorFlow or JAX) is exported by a TensorFlow-backend subprocess from a
+`.keras` copy of the model (the format is backend-independent).
 
-A keras-hub detector (`keras_aw.detection`) exports its raw predictions
-(box regressions and class logits, before NMS) to SavedModel or TFLite, on
-TensorFlow, through `keras_aw.detection.export_detector` and its parity check.
+A keras-hub detector (`keras_aw.detection`) exports its raw predictions (box
+regressions and class logits for every anchor, before box decoding and NMS) to
+SavedModel or TFLite (builtin ops only) with a dynamic batch; `export_detector`
+(also `keras_aw.detection.export_detector`) is the same path with the
+detector's own options and returns a runner of the artifact. keras-hub's
+`NonMaxSuppression` is a Keras-ops padded NMS, not a call of a runtime's NMS
+op, so it is not in the artifacts: a deployment decodes the regressions against
+the detector's anchors (``model.anchor_generator``, keras-hub's
+``decode_deltas_to_boxes``) and applies its runtime's own NMS.
 
 Example:
 
@@ -29,27 +37,59 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import keras
 import numpy as np
 
-from keras_aw.utils.files import ensure_writable_dir, ensure_writable_file, load_model_file
 from keras_aw._validation import check_choice, check_positive_int
+from keras_aw.utils.files import ensure_writable_dir, ensure_writable_file, load_model_file
 from keras_aw.vocabulary import PARITY_TOLERANCE
 
-FORMATS = ("keras", "savedmodel", "tflite", "onnx")
-#: Backends whose Keras exporter handles each format for AW models (Keras 3.15).
-EXPORT_BACKENDS = {"keras": ("tensorflow", "jax", "torch"), "savedmodel": ("tensorflow", "jax"),
-                   "tflite": ("tensorflow",), "onnx": ("tensorflow",)}
-#: Formats and backends of keras-hub detectors (`keras_aw.detection.export_detector`).
-DETECTOR_FORMATS = ("savedmodel", "tflite")
-DETECTOR_BACKENDS = ("tensorflow",)
+
+class ExportFormat(NamedTuple):
+    """One row of `EXPORT_TABLE`.
+
+    Attributes:
+        suffix: the file suffix that implies the format (None: a directory).
+        classifier: the backends whose Keras exporter writes it for a classifier.
+        detector: the backends that write a detector's raw predictions (empty:
+            not offered for detectors).
+    """
+
+    suffix: object
+    classifier: tuple
+    detector: tuple
+
+
+def _read_table():
+    with open(os.path.join(os.path.dirname(__file__), "export_formats.json")) as f:
+        rows = json.load(f)
+    return {name: ExportFormat(row["suffix"], tuple(row["classifier"]), tuple(row["detector"]))
+            for name, row in rows.items()}
+
+
+#: The one list of export formats: format -> `ExportFormat` (Keras 3.15's exporters).
+EXPORT_TABLE = _read_table()
+FORMATS = tuple(EXPORT_TABLE)
+#: Backends whose Keras exporter handles each format for AW classifiers.
+EXPORT_BACKENDS = {name: row.classifier for name, row in EXPORT_TABLE.items()}
+#: Formats and backends of keras-hub detectors (their raw predictions).
+DETECTOR_FORMATS = tuple(name for name, row in EXPORT_TABLE.items() if row.detector)
+DETECTOR_BACKENDS = tuple(sorted({b for row in EXPORT_TABLE.values() for b in row.detector}))
+#: What a detector's artifact returns: its raw predictions, before NMS.
+DETECTOR_OUTPUTS = ("bbox_regression", "cls_logits")
 
 
 def is_detector(model):
     """Whether `model` is a keras-hub object detector (as `keras_aw.detection` builds)."""
     return hasattr(model, "bounding_box_format") and hasattr(model, "prediction_decoder")
+
+
+def backends_for(fmt, detector=False):
+    """The backends that can write format `fmt` for a classifier (or a detector)."""
+    row = EXPORT_TABLE[fmt]
+    return row.detector if detector else row.classifier
 
 
 class ExportResult(NamedTuple):
@@ -71,6 +111,24 @@ class ExportResult(NamedTuple):
     backend: str
 
 
+class DetectorExport(NamedTuple):
+    """What `export_detector` wrote.
+
+    Attributes:
+        path: the SavedModel directory or the .tflite file.
+        format: "savedmodel" or "tflite".
+        max_rel_diff: the largest max |exported - Keras| / max |Keras| over both
+            outputs on the check images (None when not checked).
+        run: a function of an (N, H, W, 3) float32 array returning the exported
+            model's ``{"bbox_regression", "cls_logits"}`` as NumPy arrays.
+    """
+
+    path: str
+    format: str
+    max_rel_diff: float
+    run: Callable
+
+
 class ParityError(ValueError):
     """The exported model's outputs differ from the Keras model's beyond the tolerance."""
 
@@ -78,39 +136,93 @@ class ParityError(ValueError):
 def format_of(path):
     """The format a path's extension implies ("savedmodel" for anything else)."""
     ext = os.path.splitext(os.fspath(path))[1].lower()
-    return {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}.get(ext, "savedmodel")
+    suffixes = {row.suffix: name for name, row in EXPORT_TABLE.items() if row.suffix}
+    return suffixes.get(ext, "savedmodel")
 
 
-def random_images(model, batch, seed=0):
-    """Uniform 0-255 float32 images of the model's input shape."""
+def random_images(model, batch, seed=0, high=255.0):
+    """Uniform 0-`high` float32 images of the model's input shape."""
     shape = (batch,) + tuple(model.inputs[0].shape[1:])
-    return np.random.RandomState(seed).uniform(0, 255, shape).astype("float32")
+    return np.random.RandomState(seed).uniform(0, high, shape).astype("float32")
 
 
-def _single_output(outputs):
-    flat = keras.tree.flatten(outputs)
-    if len(flat) != 1:
-        raise ValueError(f"export checks models with one output; this one has {len(flat)}")
-    return np.asarray(keras.ops.convert_to_numpy(flat[0]), dtype="float64")
+def _named(outputs):
+    """Model or runtime outputs as a dict of NumPy arrays (by name, or output_i)."""
+    if not isinstance(outputs, dict):
+        outputs = {f"output_{i}": v for i, v in enumerate(keras.tree.flatten(outputs))}
+    return {k: np.asarray(keras.ops.convert_to_numpy(v)) for k, v in outputs.items()}
 
 
-def run_tflite(path, x):
-    """Runs a `.tflite` file on the batch `x` (resizing a dynamic batch); returns the output."""
+def _max_rel_diff(expected, got):
+    """max |got - expected| / max |expected|, the largest over the outputs."""
+    if len(expected) == 1 and len(got) == 1:
+        pairs = [(next(iter(expected.values())), next(iter(got.values())))]
+    else:
+        pairs = [(value, got[key]) for key, value in expected.items()]
+    pairs = [(np.asarray(e, "float64"), np.asarray(g, "float64")) for e, g in pairs]
+    return max(float(np.max(np.abs(g - e)) / max(float(np.max(np.abs(e))), 1e-12))
+               for e, g in pairs)
+
+
+def tflite_runner(path):
+    """The one TFLite runner: a function of a batch returning a `.tflite` model's outputs.
+
+    The model's serving signature is run with the TFLite interpreter (a batch
+    of another size resizes a dynamic batch); the outputs come as a dict of
+    NumPy arrays by output name.
+    """
     import tensorflow as tf
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
         interpreter = tf.lite.Interpreter(model_path=os.fspath(path))
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    if tuple(inp["shape"]) != x.shape:
-        interpreter.resize_tensor_input(inp["index"], list(x.shape))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(inp["index"], np.asarray(x, dtype=inp["dtype"]))
-    interpreter.invoke()
-    return interpreter.get_tensor(out["index"]).copy()
+    runner = interpreter.get_signature_runner()
+    (input_name,) = runner.get_input_details()
+
+    def run(x):
+        out = runner(**{input_name: np.asarray(x, np.float32)})
+        return {k: np.asarray(v) for k, v in out.items()}
+
+    return run
 
 
-def _write(model, path, fmt, batch_size):
+def run_tflite(path, x):
+    """Runs a `.tflite` file on the batch `x`; returns its output (a dict if several)."""
+    out = tflite_runner(path)(x)
+    return next(iter(out.values())) if len(out) == 1 else out
+
+
+def runner(path, fmt):
+    """A function of a batch returning the artifact's outputs in its own runtime.
+
+    Returns None for ONNX when onnxruntime is not installed.
+    """
+    if fmt == "keras":
+        loaded = keras.saving.load_model(path)
+        return lambda x: _named(loaded(x, training=False))
+    if fmt == "savedmodel":
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(path)  # kept alive: `serve` reads its variables
+        return lambda x: _named(loaded.serve(tf.constant(np.asarray(x, np.float32))))
+    if fmt == "tflite":
+        return tflite_runner(path)
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+
+    def run(x):
+        got = session.run(None, {session.get_inputs()[0].name: np.asarray(x, np.float32)})
+        return dict(zip(names, got))
+
+    return run
+
+
+def _write(model, path, fmt, batch_size, saved_model=None):
+    """Writes the artifact with Keras's exporter (a detector's TFLite: from a SavedModel)."""
     kwargs = {}
     if batch_size is not None:
         kwargs["input_signature"] = [keras.InputSpec(
@@ -119,6 +231,8 @@ def _write(model, path, fmt, batch_size):
         model.save(path)
     elif fmt == "savedmodel":
         model.export(path, format="tf_saved_model", verbose=False, **kwargs)
+    elif fmt == "tflite" and is_detector(model):
+        _write_tflite_from_savedmodel(model, path, saved_model)
     elif fmt == "tflite":
         import tensorflow as tf
 
@@ -128,24 +242,52 @@ def _write(model, path, fmt, batch_size):
         model.export(path, format="onnx", verbose=False, **kwargs)
 
 
-def _run(path, fmt, x):
-    """The artifact's outputs on `x` in its own runtime (None: runtime not installed)."""
-    if fmt == "keras":
-        return _single_output(keras.saving.load_model(path)(x, training=False))
-    if fmt == "savedmodel":
-        import tensorflow as tf
+def _write_tflite_from_savedmodel(model, path, saved_model=None):
+    """TFLite (builtin ops) converted from `saved_model`, or from a SavedModel of `model`."""
+    import tensorflow as tf
 
-        loaded = tf.saved_model.load(path)  # keep a reference while serving
-        return _single_output(loaded.serve(x))
-    if fmt == "tflite":
-        return np.asarray(run_tflite(path, x), "float64")
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return None
-    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    (got,) = session.run(None, {session.get_inputs()[0].name: x})
-    return np.asarray(got, "float64")
+    with tempfile.TemporaryDirectory() as tmp:
+        if saved_model is None:
+            model.export(tmp, format="tf_saved_model", verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            tmp if saved_model is None else os.fspath(saved_model))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        flatbuffer = converter.convert()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(flatbuffer)
+
+
+def _check_batches(model, batch_size, seed):
+    """The check images: detectors batches of 1 and 2 in [0, 1]; classifiers one 0-255 batch."""
+    if is_detector(model):
+        rng = np.random.RandomState(seed)
+        shape = tuple(model.inputs[0].shape[1:])
+        return [rng.uniform(0, 1, (batch,) + shape).astype("float32") for batch in (1, 2)]
+    return [random_images(model, batch_size or 2, seed)]
+
+
+def _expected(model, x):
+    if is_detector(model):
+        out = model(x, training=False)
+        return _named({k: out[k] for k in DETECTOR_OUTPUTS})
+    out = _named(model.predict(x, verbose=0))
+    if len(out) != 1:
+        raise ValueError(f"export checks models with one output; this one has {len(out)}")
+    return out
+
+
+def _export_here(model, path, fmt, check, batch_size, seed=0, saved_model=None):
+    """Writes and (with `check`) measures the artifact under this backend: (diff, run)."""
+    batches = _check_batches(model, batch_size, seed)
+    # Keras's ONNX exporter needs a model that has been called: predict first.
+    expected = [_expected(model, x) for x in batches] if check or not is_detector(model) else []
+    _write(model, path, fmt, batch_size, saved_model)
+    run = runner(path, fmt) if check or is_detector(model) else None
+    diff = None
+    if check and run is not None:
+        diff = max(_max_rel_diff(e, run(x)) for x, e in zip(batches, expected))
+    return diff, run
 
 
 def _check_args(model, path, fmt, batch_size, tolerance):
@@ -164,7 +306,7 @@ def _check_args(model, path, fmt, batch_size, tolerance):
     check_choice("format", fmt, FORMATS)
     if batch_size is not None:
         check_positive_int("batch_size", batch_size)
-    if not (isinstance(tolerance, (int, float)) and tolerance > 0):
+    if isinstance(tolerance, bool) or not (isinstance(tolerance, (int, float)) and tolerance > 0):
         raise ValueError(f"`tolerance` must be a positive number; received tolerance={tolerance!r}")
     if fmt == "savedmodel":
         ensure_writable_dir(os.path.dirname(os.path.abspath(path)))
@@ -174,19 +316,27 @@ def _check_args(model, path, fmt, batch_size, tolerance):
         ensure_writable_file(path)
 
 
+def _check_parity(fmt, path, diff, tolerance):
+    if diff is not None and diff > tolerance:
+        raise ParityError(f"the exported {fmt} model at {path!r} differs from the Keras model: "
+                          f"max relative difference {diff:.1e} > tolerance={tolerance:.0e}")
+
+
 def export(model, path, format=None, check=True, batch_size=None, tolerance=PARITY_TOLERANCE):
     """Exports `model` and checks the artifact against Keras in the target runtime.
 
     Args:
         model: a `keras.Model` with a fixed input size, or a keras-hub detector
             from `keras_aw.detection` (raw predictions before NMS; SavedModel
-            or TFLite, dynamic batch, checked by `export_detector`).
+            or TFLite, dynamic batch; see `EXPORT_TABLE`).
         path: the file to write (a directory for SavedModel).
-        format: "keras", "savedmodel", "tflite" or "onnx"; None infers it from
-            the extension (.keras, .tflite, .onnx; anything else: SavedModel).
-        check: run the artifact on random 0-255 images and compare its outputs
-            with the model's (``Model.predict``).
-        batch_size: None exports a dynamic batch; an int fixes it.
+        format: one of `FORMATS` ("keras", "savedmodel", "tflite", "onnx");
+            None infers it from the extension (.keras, .tflite, .onnx;
+            anything else: SavedModel).
+        check: run the artifact on random images and compare its outputs with
+            the model's (a classifier: one batch of 0-255 images through
+            ``Model.predict``; a detector: batches of 1 and 2).
+        batch_size: None exports a dynamic batch; an int fixes it (classifiers).
         tolerance: the largest accepted max |exported - Keras| / max |Keras|.
 
     Returns:
@@ -200,35 +350,89 @@ def export(model, path, format=None, check=True, batch_size=None, tolerance=PARI
     fmt = format_of(path) if format is None else format
     _check_args(model, path, fmt, batch_size, tolerance)
     backend = keras.backend.backend()
-    backends = DETECTOR_BACKENDS if is_detector(model) else EXPORT_BACKENDS[fmt]
+    backends = backends_for(fmt, is_detector(model))
     if backend not in backends:
         result = _export_in_subprocess(model, path, fmt, check, batch_size, backends[0])
-    elif is_detector(model):
-        from keras_aw.detection import export_detector
-
-        done = export_detector(model, path, fmt, check=check, tolerance=float("inf"))
-        result = ExportResult(path, fmt, None, done.max_rel_diff, backend)
     else:
-        # Keras's ONNX exporter needs a model that has been called: predict first.
-        x = random_images(model, batch_size or 2)
-        expected = _single_output(model.predict(x, verbose=0))
-        _write(model, path, fmt, batch_size)
-        diff = None
-        if check:
-            got = _run(path, fmt, x)
-            if got is not None:
-                scale = max(float(np.abs(expected).max()), 1e-12)
-                diff = float(np.max(np.abs(got - expected)) / scale)
+        diff, _ = _export_here(model, path, fmt, check, batch_size)
         result = ExportResult(path, fmt, batch_size, diff, backend)
-    if result.max_rel_diff is not None and result.max_rel_diff > tolerance:
-        raise ParityError(f"the exported {fmt} model at {path!r} differs from the Keras model: "
-                          f"max relative difference {result.max_rel_diff:.1e} > "
-                          f"tolerance={tolerance:.0e}")
+    _check_parity(fmt, path, result.max_rel_diff, tolerance)
     return result
 
 
+def export_detector(model, path, format="savedmodel", check=True, tolerance=PARITY_TOLERANCE,
+                    seed=0, saved_model=None):
+    """Writes a detector's raw predictions (before NMS) as a SavedModel or a TFLite model.
+
+    The artifact takes a batch of any size; the TFLite model uses TFLite's
+    builtin ops only. Needs the TensorFlow backend (`keras_aw.export` runs a
+    TensorFlow subprocess from other backends).
+
+    Args:
+        model: a keras-hub `RetinaNetObjectDetector` (e.g. from `build_retinanet`).
+        path: the SavedModel directory, or the .tflite file.
+        format: "savedmodel" or "tflite" (`DETECTOR_FORMATS`).
+        check: run the artifact in its runtime (``tf.saved_model`` / the TFLite
+            interpreter) on random images, batches of 1 and 2, and raise if its
+            outputs differ from the Keras model's by more than `tolerance`.
+        tolerance: bound of max |exported - Keras| / max |Keras| per output.
+        seed: seed of the check images.
+        saved_model: with ``format="tflite"``, a SavedModel directory this function
+            already wrote for the same model, converted instead of exporting again.
+
+    Returns:
+        A `DetectorExport` (path, format, max_rel_diff, run).
+
+    Raises:
+        TypeError: `model` is not a keras-hub detector, or `path` is not a path.
+        ValueError: an unknown `format`, a bad `tolerance`, a backend other than
+            TensorFlow, a `saved_model` that is no SavedModel, or (with
+            `check`) a parity failure (`ParityError`).
+
+    Example:
+
+    >>> import os, tempfile
+    >>> import keras
+    >>> from keras_aw.detection import build_retinanet, MobileNetEncoder, export_detector
+    >>> det = build_retinanet(MobileNetEncoder(alpha=0.25, image_shape=(64, 64, 3)), 3,
+    ...                       image_shape=(64, 64, 3), max_level=5, filters=8,
+    ...                       head_conv_layers=1)
+    >>> if keras.backend.backend() == "tensorflow":  # doctest: +SKIP
+    ...     result = export_detector(det, os.path.join(tempfile.mkdtemp(), "det"))
+    ...     assert result.max_rel_diff < 1e-4
+    """
+    if not is_detector(model) or not isinstance(model, keras.Model):
+        raise TypeError(
+            "`model` must be a keras-hub RetinaNetObjectDetector (e.g. from build_retinanet); "
+            f"received model={model!r}"
+        )
+    if format not in DETECTOR_FORMATS:
+        raise ValueError(f"`format` must be one of {DETECTOR_FORMATS}; received format={format!r}")
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise TypeError(f"`path` must be a file path; received path={path!r}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance <= 0:
+        raise ValueError(f"`tolerance` must be a number > 0; received tolerance={tolerance!r}")
+    if keras.backend.backend() not in DETECTOR_BACKENDS:
+        raise ValueError(
+            f"export_detector needs the TensorFlow backend (KERAS_BACKEND=tensorflow); "
+            f"the current backend is {keras.backend.backend()!r}. Save the model as .keras "
+            "and load it under TensorFlow."
+        )
+    if saved_model is not None and not os.path.isfile(
+            os.path.join(os.fspath(saved_model), "saved_model.pb")):
+        raise ValueError(f"`saved_model` must be a SavedModel directory; received "
+                         f"saved_model={saved_model!r}")
+    path = os.fspath(path)
+    diff, run = _export_here(model, path, format, check, None, seed, saved_model)
+    _check_parity(format, path, diff, tolerance)
+    return DetectorExport(path, format, diff, run)
+
+
 def _export_in_subprocess(model, path, fmt, check, batch_size, backend):
-    """Saves `model` as .keras and exports it under `backend` in a child process."""
+    """Saves `model` as .keras and exports it under `backend` in a child process.
+
+    The child imports `keras_aw` (which registers every layer and detector class).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         source = os.path.join(tmp, "model.keras")
         model.save(source)
@@ -238,8 +442,6 @@ def _export_in_subprocess(model, path, fmt, check, batch_size, backend):
             command += ["--batch-size", str(batch_size)]
         if not check:
             command.append("--no-check")
-        if is_detector(model):
-            command.append("--detector")
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
         done = subprocess.run(command, env=env, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -258,11 +460,7 @@ def _main(argv=None):
     parser.add_argument("--format", required=True, choices=FORMATS)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--no-check", action="store_true")
-    parser.add_argument("--detector", action="store_true",
-                        help="a keras-hub detector (registers keras_aw.detection's classes)")
     args = parser.parse_args(argv)
-    if args.detector:
-        import keras_aw.detection  # noqa: F401  (registers the encoder and backbone classes)
     model = load_model_file(args.model)
     result = export(model, args.path, args.format, check=not args.no_check,
                     batch_size=args.batch_size, tolerance=float("inf"))

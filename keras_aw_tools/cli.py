@@ -17,6 +17,8 @@ script) or ``python -m keras_aw_tools.cli``.
 """
 
 import argparse
+import importlib.util
+import json
 import os
 import sys
 
@@ -28,9 +30,21 @@ from keras_aw_tools.commands.visualize import cmd_visualize
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-#: The formats of `keras_aw.export` (`keras_aw.deploy.FORMATS`; a test checks they agree),
-#: spelled out here so that the parser needs no Keras.
-EXPORT_FORMATS = ("keras", "savedmodel", "tflite", "onnx")
+
+
+def _export_formats():
+    """The formats of `keras_aw.export`, read from the library's table without importing it.
+
+    ``keras_aw/export_formats.json`` is the one list (`keras_aw.deploy.EXPORT_TABLE`
+    reads it too); importing `keras_aw` here would start Keras for every ``--help``.
+    """
+    package = importlib.util.find_spec("keras_aw").submodule_search_locations[0]
+    with open(os.path.join(package, "export_formats.json")) as f:
+        return tuple(json.load(f))
+
+
+EXPORT_FORMATS = _export_formats()
+
 
 
 def _positive_int(text):

@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 import keras_aw.attention as attention
+from keras_aw.detection.evaluation import to_xyxy
 
 
 def _pyplot():
@@ -226,8 +227,6 @@ def plot_detections(image, boxes, labels, scores, class_names, bounding_box_form
     >>> [t.get_text() for t in fig.axes[0].texts]
     ['circle 0.90']
     """
-    from keras_aw.detection.evaluation import to_xyxy
-
     plt = _pyplot()
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[-1] != 3:

@@ -191,8 +191,13 @@ def test_export_parity_measured_independently(run_dir, capfd, tmp_path):
 def test_export_parity_failure_is_exit_status_1(run_dir, capfd, tmp_path, monkeypatch):
     """A parity check that fails is reported (one line, status 1), not passed silently."""
     path, _ = run_dir
-    real_run = deploy._run
-    monkeypatch.setattr(deploy, "_run", lambda target, fmt, x: real_run(target, fmt, x) + 0.5)
+    real_runner = deploy.runner
+
+    def shifted(target, fmt):
+        run = real_runner(target, fmt)
+        return lambda x: {k: v + 0.5 for k, v in run(x).items()}
+
+    monkeypatch.setattr(deploy, "runner", shifted)
     code = cli.main(["export", os.path.join(path, "model.keras"), "--format", "keras",
                      "--output", str(tmp_path / "m.keras")])
     _, err = capfd.readouterr()
@@ -333,8 +338,15 @@ def test_help_imports_no_keras_backend_or_keras_hub():
     assert result.returncode == 0 and "usage: keras-aw" in result.stdout
 
 
-def test_export_formats_are_the_library_formats():
-    assert cli.EXPORT_FORMATS == deploy.FORMATS
+@pytest.mark.backend_independent  # where the parser's list comes from
+def test_export_formats_come_from_the_library_table():
+    """The parser's --format choices are keras_aw.deploy's one table, not a copy of it."""
+    parser = cli.build_parser()
+    export = parser._subparsers._group_actions[0].choices["export"]
+    (fmt,) = [a for a in export._actions if "--format" in a.option_strings]
+    assert tuple(fmt.choices) == deploy.FORMATS == tuple(deploy.EXPORT_TABLE)
+    source = open(cli.__file__).read()
+    assert '"onnx"' not in source and "'onnx'" not in source  # no list spelled out
 
 
 @pytest.mark.backend_independent  # which modules the commands import

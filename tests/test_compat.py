@@ -74,3 +74,37 @@ def test_fixture_inputs_and_outputs_are_those_of_distinct_models():
     for i in range(len(ys)):
         for j in range(i + 1, len(ys)):
             assert not np.allclose(ys[i], ys[j], atol=1e-3)
+
+
+def test_v020_detector_predicts_at_any_batch_size():
+    """The 0.2.0 detector carries keras-hub's own NMS (a static batch size on TensorFlow).
+
+    `predict_detections` swaps it once for `BatchNonMaxSuppression`; batches of 1, 3
+    and 5 (partial last batches, one model, one retrace after another) then give
+    each image the detections that a second, untouched copy of the file gives it
+    on its own (batch 1, keras-hub's NMS).
+    """
+    pytest.importorskip("keras_hub")
+    import keras_hub
+
+    from keras_aw.detection import BatchNonMaxSuppression, predict_detections
+
+    path = os.path.join(HERE, "aw_se_fpn_detector.keras")
+    detector = keras.saving.load_model(path)
+    reference = keras.saving.load_model(path)
+    assert type(detector.prediction_decoder) is keras_hub.layers.NonMaxSuppression
+    x = _fixture("aw_se_fpn_detector")["x"]
+    rng = np.random.RandomState(0)
+    images = np.concatenate([x, x[:, ::-1], x[:, :, ::-1],
+                             rng.uniform(0, 1, (2,) + x.shape[1:]).astype("float32") * x.max()])
+    expected = [reference.predict(images[i:i + 1], verbose=0) for i in range(len(images))]
+    assert type(reference.prediction_decoder) is keras_hub.layers.NonMaxSuppression
+    found = sum(int(np.sum(np.asarray(e["labels"]) >= 0)) for e in expected)
+    assert found > 0, "no detection at all: the comparison would be empty"
+    for batch_size in (1, 3, 5):
+        got = predict_detections(detector, images, batch_size=batch_size)
+        assert isinstance(detector.prediction_decoder, BatchNonMaxSuppression)
+        for i, one in enumerate(expected):
+            for key in ("boxes", "labels", "confidence"):
+                np.testing.assert_allclose(got[key][i], np.asarray(one[key])[0], rtol=1e-5,
+                                           atol=1e-5, err_msg=f"{key}, batch {batch_size}, {i}")

@@ -24,6 +24,7 @@ import numpy as np
 
 import keras_aw.datasets.imagenet as imagenet
 import keras_aw.datasets.shapes as shapes
+from keras_aw.datasets.sharding import process_split
 from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
 
 
@@ -197,8 +198,6 @@ def load_data(spec, image_size=32, batch_size=64, num_train=10000, num_test=2000
 
     def read(split):  # the part of `split` this process reads
         if part is not None:
-            from keras_aw.datasets.sharding import process_split
-
             return process_split(split, *part)
         return split
 

@@ -13,7 +13,8 @@
   `predict` at any batch size on TensorFlow); the builders apply them.
 - `keras_aw.detection.hub.retinanet_to_aw`: a keras-hub RetinaNet (keras-hub's
   FPN) to AW-FPN with its trained weights and outputs kept.
-- `export_detector`: raw predictions to SavedModel / TFLite, checked for parity.
+- `export_detector`: raw predictions to SavedModel / TFLite, checked for parity
+  (`keras_aw.deploy`, the implementation of `keras_aw.export`).
 - `profile_table2`: parameters and GFLOPs of the Table 2 backbones.
 - `coco_metrics`, `evaluate_detector`: COCO AP / AP50 / AP75 with pycocotools.
 
@@ -34,7 +35,7 @@ import keras
 from keras_aw.detection import detectors
 from keras_aw.detection.detectors import *  # noqa: F401,F403  (the named detectors)
 from keras_aw.detection.detectors import build_encoder, build_retinanet
-from keras_aw.detection.export import DetectorExport, export_detector
+from keras_aw.deploy import DetectorExport, export_detector  # the one export path
 from keras_aw.detection.fpn import FeaturePyramid
 from keras_aw.detection.heads import initialize_retinanet_heads
 from keras_aw.detection.profile import format_table2_profile, profile_table2

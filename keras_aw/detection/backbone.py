@@ -20,6 +20,7 @@ This module needs keras-hub (``pip install keras-aw[detection]``).
 
 import keras
 
+from keras_aw import registry
 from keras_aw.applications import mobilenet, resnet
 from keras_aw.detection._hub import require_keras_hub
 from keras_aw.detection.fpn import FeaturePyramid
@@ -340,8 +341,6 @@ def _load_classifier(model, image_shape, builder_kwargs):
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ValueError(f"cannot load the classifier {model!r}: {first}") from e
     if isinstance(model, str):
-        from keras_aw import registry
-
         if image_shape is None:
             raise ValueError(f"building the registered classifier {model!r} needs `image_shape`")
         return registry.create_model(model, input_shape=tuple(image_shape), **builder_kwargs)

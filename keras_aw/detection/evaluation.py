@@ -15,7 +15,6 @@ rows with label -1 are padding.
 import contextlib
 import io
 
-import keras
 import numpy as np
 
 from keras_aw._validation import check_choice
@@ -172,23 +171,21 @@ def check_images(model, images):
 def predict_detections(model, images, batch_size=16):
     """NMS detections of a keras-hub detector: dict of NumPy boxes, labels, confidence.
 
-    keras-hub's `NonMaxSuppression` needs a static batch size. On TensorFlow,
-    `predict` called again with another batch size (a partial last batch, or a
-    later call) retraces with an unknown one and fails inside it ("Expected
-    int32, but got None"). So the images go in batches of exactly `batch_size`
-    (the last one padded with zeros, the padding dropped from the result), and
-    on TensorFlow the predict function is traced anew for this call.
+    Any number of images, any `batch_size` (a partial last batch included):
+    keras_aw's detectors decode with `BatchNonMaxSuppression`
+    (`keras_aw.detection.upstream`), which works when TensorFlow retraces
+    ``predict`` with an unknown batch size. A detector that still carries
+    keras-hub's own `NonMaxSuppression` (a keras_aw 0.2.0 file, a keras-hub
+    RetinaNet not corrected) gets a `BatchNonMaxSuppression` with the same
+    configuration in its place the first time it comes here
+    (`keras_aw.detection.upstream.use_batch_nms`; `model` is changed).
     """
     images = check_images(model, images).astype("float32")
-    count = len(images)
-    batch_size = min(batch_size, max(count, 1))
-    pad = -count % batch_size
-    if pad:
-        images = np.concatenate([images, np.zeros((pad,) + images.shape[1:], "float32")])
-    if keras.backend.backend() == "tensorflow":
-        model.predict_function = None  # a fresh trace, for this (static) batch size
+    from keras_aw.detection.upstream import use_batch_nms  # keras-hub: the model holds it
+
+    use_batch_nms(model)
     out = model.predict(images, batch_size=batch_size, verbose=0)
-    return {k: np.asarray(v)[:count] for k, v in out.items()}
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 def evaluate_detector(model, images, boxes, labels, batch_size=16, bounding_box_format=None):

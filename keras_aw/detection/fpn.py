@@ -9,7 +9,7 @@ changes:
   `AWConv2D` (the residual form ``K + A * K``, attention reduction 16);
 - ``attention="se"`` / ``"cbam"``: a `SqueezeExcite` / `CBAM` module right
   before each lateral and each output convolution (reduction 16), made by the
-  builders' attention factory (`keras_aw.applications.builder_utils`).
+  builders' attention factory (`keras_aw.layers.factory`).
 
 The extra levels above the backbone (P6, P7 for RetinaNet) are made as
 keras-hub's RetinaNet makes them: a plain stride-2 3x3 convolution from P5 (or
@@ -24,8 +24,8 @@ import keras
 from keras import layers
 
 from keras_aw._validation import check_choice, check_positive_int, standardize_data_format
-from keras_aw.applications.builder_utils import attention_factory
 from keras_aw.layers import AWConv2D
+from keras_aw.layers.factory import attention_factory
 from keras_aw.vocabulary import ATTENTIONS, CBAM_MODES
 
 

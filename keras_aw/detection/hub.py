@@ -19,19 +19,14 @@ Needs keras-hub (``pip install keras-aw[detection]``).
 import keras
 import numpy as np
 
+from keras_aw._graph import tensor_in
 from keras_aw.detection._hub import require_keras_hub
 from keras_aw.detection.backbone import FPNBackbone, GraphBackbone
 from keras_aw.detection.upstream import batch_agnostic_decoder
 from keras_aw.layers import AWConv2D
+from keras_aw.layers.identity import identity_init, identity_value
 
 keras_hub = require_keras_hub()
-
-
-def _tensor_in(model, tensor):
-    """The tensor of `model` (a clone with the same layer names) matching `tensor`."""
-    operation, node_index, tensor_index = tensor._keras_history
-    layer = model.get_layer(operation.name)
-    return layer._inbound_nodes[node_index].output_tensors[tensor_index]
 
 
 def as_pyramid_backbone(source, converted):
@@ -54,7 +49,7 @@ def as_pyramid_backbone(source, converted):
         raise ValueError("only single-input, single-output backbones can be wrapped; "
                          f"{source.name!r} has {len(converted.inputs)} inputs and "
                          f"{len(converted.outputs)} outputs")
-    outputs = {level: _tensor_in(converted, t) for level, t in pyramid.items()}
+    outputs = {level: tensor_in(converted, t) for level, t in pyramid.items()}
     outputs["output"] = converted.outputs[0]
     network = keras.Model(converted.inputs[0], outputs, name=f"{source.name}_network")
     return GraphBackbone(network, dtype=source.dtype_policy, name=source.name)
@@ -118,8 +113,6 @@ def retinanet_to_aw(detector, aw=True, attention=None, cbam="full", identity_sta
     >>> type(aw.backbone.feature_pyramid.lateral_convs["P3"]).__name__
     'AWConv2D'
     """
-    from keras_aw.convert import _identity_init, _identity_value
-
     if not isinstance(detector, keras_hub.models.RetinaNetObjectDetector) or not isinstance(
             detector.backbone, keras_hub.models.RetinaNetBackbone):
         raise TypeError(
@@ -130,7 +123,7 @@ def retinanet_to_aw(detector, aw=True, attention=None, cbam="full", identity_sta
         raise ValueError("retinanet_to_aw supports keras-hub's FPN without BatchNorm "
                          "(use_fpn_batch_norm=False, keras-hub's default); received a "
                          "backbone with use_fpn_batch_norm=True")
-    a0 = _identity_value(identity_start)
+    a0 = identity_value(identity_start)
     hub_fpn = source.feature_pyramid
     backbone = FPNBackbone(
         _copy_model(source.image_encoder), source.min_level, source.max_level,
@@ -146,7 +139,7 @@ def retinanet_to_aw(detector, aw=True, attention=None, cbam="full", identity_sta
     if a0 is not None:
         for conv in (*fpn.lateral_convs.values(), *fpn.output_convs.values()):
             if isinstance(conv, AWConv2D):
-                _identity_init(conv, a0, conv.residual)
+                identity_init(conv, a0, conv.residual)
 
     decoder = detector.prediction_decoder
     if isinstance(decoder, keras_hub.layers.NonMaxSuppression):

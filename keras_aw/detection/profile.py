@@ -10,6 +10,7 @@ are the same for every variant and are not part of the paper's comparison.
 import keras
 
 from keras_aw._validation import check_positive_int
+from keras_aw.detection.detectors import build_encoder, build_retinanet
 from keras_aw.utils import profile
 from keras_aw.vocabulary import VARIANTS, variant_arguments, variant_label
 
@@ -61,8 +62,6 @@ def profile_table2(image_size=512, encoder="resnet101", max_level=7):
     >>> [r["variant"] for r in rows][:2]  # doctest: +SKIP
     ['FPN', 'AW-FPN']
     """
-    from keras_aw.detection.detectors import build_encoder, build_retinanet
-
     check_positive_int("image_size", image_size)
     if image_size % 2 ** max_level:
         raise ValueError(

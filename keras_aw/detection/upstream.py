@@ -16,6 +16,11 @@
 
 `correct_retinanet` applies both to a freshly built
 `keras_hub.models.RetinaNetObjectDetector`; keras_aw's builders call it.
+A detector that still carries keras-hub's own NMS (saved by keras_aw 0.2.0,
+or a keras-hub RetinaNet that never went through `correct_retinanet`) gets
+`BatchNonMaxSuppression` in its place once, by `use_batch_nms`, when
+`keras_aw.detection.predict_detections` (hence `evaluate_detector` and the
+command line) or `keras_aw.detection.hub.retinanet_to_aw` first takes it.
 """
 
 import keras
@@ -71,6 +76,26 @@ def batch_agnostic_decoder(decoder):
     return BatchNonMaxSuppression.from_config(decoder.get_config())
 
 
+def use_batch_nms(detector):
+    """Swaps keras-hub's `NonMaxSuppression` decoder of `detector` for `BatchNonMaxSuppression`.
+
+    Same configuration, same outputs; `predict` then works at any sequence of
+    batch sizes. A predict function traced with the old decoder is dropped.
+    Does nothing to a detector that has a `BatchNonMaxSuppression` (or another
+    decoder) already, so calling it again costs nothing.
+
+    Returns:
+        True if the decoder was swapped.
+    """
+    decoder = getattr(detector, "prediction_decoder", None)
+    if not isinstance(decoder, keras_hub.layers.NonMaxSuppression) \
+            or isinstance(decoder, BatchNonMaxSuppression):
+        return False
+    detector.prediction_decoder = batch_agnostic_decoder(decoder)
+    detector.predict_function = None
+    return True
+
+
 def correct_retinanet(detector, prior_probability=PRIOR_PROBABILITY):
     """Fixes keras-hub 0.32's RetinaNet head biases and NMS; returns `detector`.
 
@@ -95,11 +120,9 @@ def correct_retinanet(detector, prior_probability=PRIOR_PROBABILITY):
     'BatchNonMaxSuppression'
     """
     initialize_retinanet_heads(detector, prior_probability)
-    decoder = detector.prediction_decoder
-    if isinstance(decoder, keras_hub.layers.NonMaxSuppression) \
-            and not isinstance(decoder, BatchNonMaxSuppression):
-        detector.prediction_decoder = batch_agnostic_decoder(decoder)
+    use_batch_nms(detector)
     return detector
 
 
-__all__ = ["BatchNonMaxSuppression", "batch_agnostic_decoder", "correct_retinanet"]
+__all__ = ["BatchNonMaxSuppression", "batch_agnostic_decoder", "correct_retinanet",
+           "use_batch_nms"]

@@ -3,9 +3,9 @@
 - `ensure_writable_dir(path)` / `ensure_writable_file(path)`: check (and create)
   an output location before any work, raising `ValueError` naming the path.
 - `load_model_file(path)`: loads a `.keras` file with a one-line `ValueError`
-  for a missing or unreadable one. A file holding a keras-hub detector makes it
-  import `keras_aw.detection` (hence keras-hub) first, so that the detector's
-  classes are known; any other model loads without keras-hub.
+  for a missing or unreadable one. A keras-hub detector loads because
+  ``import keras_aw`` registers its classes (`keras_aw.detection`, which
+  imports keras-hub only when such a file is loaded).
 - `atomic_write_text(path, text)` / `atomic_save_model(model, path)`: write
   beside, then rename, so that an interrupted write never leaves half a file.
 
@@ -21,14 +21,9 @@ Example:
 """
 
 import os
-import re
 import tempfile
-import zipfile
 
 import keras
-
-#: The zip member of a `.keras` file that describes the model.
-_CONFIG_MEMBER = "config.json"
 
 
 def ensure_writable_dir(path):
@@ -72,24 +67,6 @@ def ensure_writable_file(path):
     return path
 
 
-def _needs_detection(path):
-    """Whether the `.keras` file at `path` holds classes only `keras_aw.detection` registers.
-
-    True when its config names keras-hub, or a ``keras_aw>`` class that is not
-    registered yet (the detection classes register when `keras_aw.detection`
-    is imported). An unreadable archive is left to `keras.saving.load_model`.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = archive.read(_CONFIG_MEMBER).decode("utf-8")
-    except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError):
-        return False
-    if "keras_hub" in config:
-        return True
-    names = set(re.findall(r'"(keras_aw>[A-Za-z_][A-Za-z0-9_]*)"', config))
-    return any(keras.saving.get_registered_object(name) is None for name in names)
-
-
 def load_model_file(path):
     """Loads a `.keras` file, raising `ValueError` for a missing or unreadable one.
 
@@ -108,8 +85,6 @@ def load_model_file(path):
         raise ValueError(f"no such file: {path!r}")
     if os.path.isdir(path) or not path.endswith(".keras"):
         raise ValueError(f"{path!r} is not a .keras model file")
-    if _needs_detection(path):
-        import keras_aw.detection  # noqa: F401 - registers the detector classes (keras-hub)
     try:
         return keras.saving.load_model(path)
     except Exception as e:  # noqa: BLE001 - Keras raises many types; report one line

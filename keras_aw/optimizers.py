@@ -33,13 +33,8 @@ Keras's `keras.optimizers.SGD` differs in two ways, which is why this class exis
   ten times PyTorch's. Here the buffer is PyTorch's ``b`` and the current rate
   multiplies it, so the updates equal PyTorch's at every step.
 
-Adapter note (private Keras API): `update_step` is the public hook, but it
-receives a variable without its index; the momentum buffer of a variable is
-found with ``Optimizer._get_variable_index``, as Keras's own optimizers do. A
-variable's ``path`` cannot be used instead: under TensorFlow the variable given
-to `update_step` can be the underlying ``tf.Variable`` (keras-team/keras issue
-21793, fixed in Keras's Muon by the same index lookup, pull request 21924).
-This module is the only place that uses it.
+The momentum buffer of a variable is found through `keras_aw._upstream_optimizer`
+(Keras's private variable index; the adapter says why).
 
 Example:
 
@@ -57,6 +52,8 @@ Example:
 
 import keras
 from keras import ops
+
+from keras_aw._upstream_optimizer import variable_index
 
 __all__ = ["StepDecay", "TorchSGD"]
 
@@ -97,7 +94,7 @@ class TorchSGD(keras.optimizers.SGD):
                                                       variable))
         if self.momentum != 0:
             momentum = ops.cast(self.momentum, variable.dtype)
-            buffer = self.momentums[self._get_variable_index(variable)]
+            buffer = self.momentums[variable_index(self, variable)]
             new_buffer = ops.add(ops.multiply(buffer, momentum), gradient)
             self.assign(buffer, new_buffer)
             if self.nesterov:

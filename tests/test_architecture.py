@@ -35,7 +35,7 @@ SOURCES = {"keras_aw": "keras_aw", "applications": "keras_aw.applications",
 #: modules of its own layer and of the layers below.
 LAYERS = (
     ("foundation", ("keras_aw.version", "keras_aw.vocabulary", "keras_aw._validation",
-                    "keras_aw._graph")),
+                    "keras_aw._graph", "keras_aw._upstream_optimizer")),
     ("ops", ("keras_aw.ops",)),
     ("layers", ("keras_aw.layers",)),
     # Services that take any keras.Model: files, the model registry, export.
@@ -73,7 +73,8 @@ LATE_IMPORTS = {
 
 PRIVATE_MODULES = ("keras.src", "jax._src", "tensorflow.python", "torch._")
 PRIVATE_ATTRIBUTES = {"_keras_history", "_inbound_nodes", "_outbound_nodes", "_flatten_layers",
-                      "_compute_loss", "_loss_tracker", "_nodes_by_depth", "_functional"}
+                      "_compute_loss", "_loss_tracker", "_get_variable_index", "_nodes_by_depth",
+                      "_functional"}
 #: File names of the adapter modules, the only ones that may use private APIs.
 ADAPTERS = ("_graph.py", "_upstream*.py")
 

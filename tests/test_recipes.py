@@ -305,3 +305,12 @@ def test_saved_model_with_torch_sgd_loads_with_the_library_alone(tmp_path):
                          env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-3:] == ["TorchSGD", "0.0001", "False"]
+
+
+@pytest.mark.backend_independent
+def test_optimizer_adapter_is_still_needed():
+    """keras_aw._upstream_optimizer goes once Keras makes a variable's slot index public."""
+    public = [n for n in dir(keras.optimizers.Optimizer)
+              if not n.startswith("_") and "variable_index" in n]
+    assert public == [], f"Keras now has {public}: use it in keras_aw.optimizers instead"
+    assert hasattr(keras.optimizers.Optimizer, "_get_variable_index")

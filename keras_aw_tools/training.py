@@ -125,7 +125,7 @@ class Task(NamedTuple):
 
 def _classification_data(dataset, image_size, batch_size, num_train, num_test, seed,
                          training, drop_remainder, repeat, shuffle_seed, part=None):
-    # NumPy batches are shuffled by `fit` with the global seed; tfds by the pipeline.
+    # NumPy arrays become shuffled global batches in `_shard_inputs`; tfds: the pipeline.
     return load_data(dataset, image_size, batch_size, num_train, num_test, seed,
                      training=training, drop_remainder=drop_remainder, repeat=repeat, part=part)
 

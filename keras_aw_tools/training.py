@@ -125,7 +125,7 @@ class Task(NamedTuple):
 
 def _classification_data(dataset, image_size, batch_size, num_train, num_test, seed,
                          training, drop_remainder, repeat, shuffle_seed, part=None):
-    # NumPy batches are shuffled by `fit` with the global seed; tfds by the pipeline.
+    # NumPy arrays become shuffled global batches in `_shard_inputs`; tfds: the pipeline.
     return load_data(dataset, image_size, batch_size, num_train, num_test, seed,
                      training=training, drop_remainder=drop_remainder, repeat=repeat, part=part)
 
@@ -333,29 +333,43 @@ def _build_or_resume_model(job):
 
 
 def _shard_inputs(job):
-    """Step 5: each process's part of the inputs, and the cluster's training-loop hooks."""
+    """Step 5: the global batches (NumPy data), each process's part, the cluster's hooks.
+
+    NumPy data (the Shapes set) become the same global batches on one process
+    and on a cluster (`keras_aw.datasets.sharding.cluster_input`): shuffled per
+    epoch by the seed and the epoch alone, continued where a resumed run stopped.
+    """
     s, cluster = job.settings, job.cluster
     if cluster is None:
         if job.replicas > 1:
             job.log(f"distributing over {job.replicas} devices")
-        return
-    job.log(f"distributing over {job.replicas} devices in {cluster.num_processes} processes "
-            f"(process {cluster.process_id}; global batch {s.batch_size}"
-            + (f"; each process reads 1/{cluster.num_processes} of {job.data_spec})"
-               if job.per_process else ")"))
+    else:
+        job.log(f"distributing over {job.replicas} devices in {cluster.num_processes} "
+                f"processes (process {cluster.process_id}; global batch {s.batch_size}"
+                + (f"; each process reads 1/{cluster.num_processes} of {job.data_spec})"
+                   if job.per_process else ")"))
     if job.per_process:
         job.train_data = sharding.process_input(job.train_data, cluster, s.batch_size)
         if job.test_data is not None:
             job.test_data = sharding.process_input(job.test_data, cluster, s.batch_size)
-    else:
+    elif isinstance(job.train_data, tuple):
+        # With `steps_per_epoch`, fit's epochs are not the data's: start at the step reached.
+        start = ({"first_batch": job.done * s.steps_per_epoch} if s.steps_per_epoch
+                 else {"first_epoch": job.done})
         job.train_data, steps = sharding.cluster_input(
-            job.train_data, s.batch_size, cluster, seed=s.seed, first_epoch=job.done,
-            epochs=None if s.steps_per_epoch else s.epochs - job.done)
+            job.train_data, s.batch_size, cluster, seed=s.seed,
+            epochs=None if s.steps_per_epoch else s.epochs - job.done, **start)
         job.steps_per_epoch = s.steps_per_epoch or steps
+        if isinstance(job.test_data, tuple):
+            job.test_data, _ = sharding.cluster_input(job.test_data, s.batch_size, cluster,
+                                                      training=False)
+    elif cluster is not None:  # a global pipeline (tfds under a cluster is per process)
+        job.train_data, _ = sharding.cluster_input(job.train_data, s.batch_size, cluster)
         if job.test_data is not None:
             job.test_data, _ = sharding.cluster_input(job.test_data, s.batch_size, cluster,
                                                       training=False)
-    job.extra_callbacks += _cluster_train_hooks(job.net, cluster)
+    if cluster is not None:
+        job.extra_callbacks += _cluster_train_hooks(job.net, cluster)
 
 
 def _cluster_train_hooks(net, cluster):

@@ -13,8 +13,8 @@ logs (as `fit`'s callbacks see them) to ``DIR/NAME.logs_{I}.jsonl``, and appends
 model file it saves to ``DIR/saves.proc_{I}.txt`` (``runs.atomic_save_model``
 wrapped), so a test can tell which process wrote what. ``--kill E:B`` makes
 process 1 SIGKILL itself after batch B of epoch E (0-based) of the first run.
-``python tests/mp_train_worker.py --reference OUT.npz EPOCHS CPU_DEVICES`` runs
-`reference` (one process) instead.
+`reference` (imported by tests/test_multiprocess.py on PyTorch) is one process
+computing each step as two half-batch passes.
 """
 
 import argparse
@@ -66,11 +66,6 @@ def reference(out, epochs, model="AWSmallCNN", batch_size=16, image_size=16, num
 
 
 def main(argv=None):
-    if argv is None and sys.argv[1:2] == ["--reference"]:
-        out, epochs, cpu_devices, sync = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
-            sys.argv[5] == "sync"
-        reference(out, epochs, cpu_devices=cpu_devices, sync_batchnorm=sync)
-        return 0
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
     parser.add_argument("--runs", required=True)

@@ -176,3 +176,30 @@ def test_the_library_never_imports_the_tooling():
                                   for m in modules if m.split(".")[0] == "keras_aw_tools"]
     assert offenders == []
     assert scanned > 30  # the walk saw the library's modules
+
+
+def _saved_weights(path):
+    return [np.asarray(keras.ops.convert_to_numpy(w))
+            for w in keras.saving.load_model(path).trainable_weights]
+
+
+@pytest.mark.parametrize("steps_per_epoch", [None, 3])
+def test_one_process_run_repeats_and_resumes_where_it_stopped(tmp_path, steps_per_epoch):
+    """One process: the same seed repeats a run exactly, and a run stopped after epoch 1 then
+    resumed ends where the uninterrupted run does (with 3 steps per epoch of a 4-batch data
+    epoch, the resumed run starts inside a data epoch). The batches depend on the seed and
+    the step alone, as on a cluster; `fit(shuffle=True)` drew them from the random state
+    that `train` reseeds on resume."""
+    from keras_aw_tools import training
+
+    common = dict(batch_size=8, image_size=16, num_train=32, num_test=8, verbose=0,
+                  steps_per_epoch=steps_per_epoch)
+    runs = [training.train("AWSmallCNN", epochs=2, output=str(tmp_path / name), **common)
+            for name in ("a", "b")]
+    training.train("AWSmallCNN", epochs=1, output=str(tmp_path / "c"), **common)
+    runs.append(training.train("AWSmallCNN", epochs=2, output=str(tmp_path / "c"),
+                               resume=True, **common))
+    a, b, c = (_saved_weights(run["model"]) for run in runs)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b)), "a run does not repeat"
+    diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a, c))
+    assert diff <= 1e-6, diff

@@ -1,11 +1,12 @@
 """Input for several processes: each process takes its part of the global batches.
 
 Every process builds the same global `tf.data` pipeline (same seeds, batched by
-the global batch, ``drop_remainder=True``); then either the engine shards it
+the global batch, ``drop_remainder=True``; NumPy arrays through `epoch_batches`,
+which `keras-aw train` uses on one process too); then either the engine shards it
 (Keras's JAX `DataParallel` and TensorFlow's `MultiWorkerMirroredStrategy` do
 it themselves) or `shard_batches` does (PyTorch): process ``p`` of ``P`` takes
 the ``p``-th slice of every global batch, so the processes together see
-exactly the global batches a single process would.
+exactly the global batches a single process gets.
 
 For tfds sets, decoding everything on every process and dropping ``(P-1)/P``
 of it wastes the input pipeline: `process_split` gives each process its own
@@ -121,16 +122,20 @@ def for_cluster(dataset, cluster, global_batch_size):
                          global_batch_size)
 
 
-def epoch_batches(x, y, batch_size, seed, first_epoch=0, epochs=None):
+def epoch_batches(x, y, batch_size, seed, first_epoch=0, epochs=None, first_batch=0):
     """Global batches of NumPy arrays, shuffled per epoch by `(seed, epoch)` alone.
 
     Epoch ``e`` is a stateless shuffle (``tf.random.experimental.stateless_shuffle``
-    with seed ``(seed, e)``) cut into ``len(x) // batch_size`` full batches; the
-    epochs follow one another in one pipeline (give `fit` ``steps_per_epoch``).
-    Every process, a single process, and a run resumed at `first_epoch` all get
-    the same batches for the same epoch, which an iterator-seeded
-    ``Dataset.shuffle`` does not promise (its order depends on how many
-    iterators were made before).
+    with seed ``(seed, e)``) cut into ``len(x) // batch_size`` full batches (the
+    remainder of every epoch is left out); the epochs follow one another in one
+    pipeline (give `fit` ``steps_per_epoch``). The batches depend on `seed`, the
+    epoch and the batch's index only: every process of a cluster (before
+    `for_cluster` takes its part), one process (`keras-aw train` feeds its
+    Shapes set through this function too), and a run resumed at `first_epoch`
+    (or at `first_batch`) all get the same batches for the same epoch, which an
+    iterator-seeded ``Dataset.shuffle`` or ``fit(x, y, shuffle=True)`` does not
+    promise (their order depends on how many iterators were made before, or on
+    the global random state).
 
     Args:
         x, y: NumPy arrays with the same first dimension.
@@ -138,12 +143,16 @@ def epoch_batches(x, y, batch_size, seed, first_epoch=0, epochs=None):
         seed: int seed of the shuffles.
         first_epoch: the first epoch's index (a resumed run's epochs done).
         epochs: the number of epochs in the pipeline (None: without end).
+        first_batch: batches of `first_epoch` to leave out first; it may exceed
+            an epoch (a run resumed after ``k`` fit epochs of ``steps_per_epoch``
+            steps other than an epoch of data: ``first_batch=k * steps_per_epoch``
+            with ``first_epoch=0``); `epochs` counts from the epoch it falls in.
 
     Returns:
-        ``(dataset, steps_per_epoch)``.
+        ``(dataset, steps_per_epoch)``: steps_per_epoch is ``len(x) // batch_size``.
 
     Raises:
-        ValueError: fewer samples than `batch_size`.
+        ValueError: fewer samples than `batch_size`, or a negative `first_batch`.
     """
     import tensorflow as tf
 
@@ -152,13 +161,19 @@ def epoch_batches(x, y, batch_size, seed, first_epoch=0, epochs=None):
     if steps < 1:
         raise ValueError(f"`batch_size` must be at most the {n} samples; received "
                          f"batch_size={batch_size}")
+    if isinstance(first_batch, bool) or not isinstance(first_batch, int) or first_batch < 0:
+        raise ValueError(f"`first_batch` must be an int >= 0; received "
+                         f"first_batch={first_batch!r}")
+    first_epoch, skip = first_epoch + first_batch // steps, first_batch % steps
     images, labels = tf.constant(x), tf.constant(y)
 
     def one_epoch(epoch):
         order = tf.random.experimental.stateless_shuffle(
             tf.range(n), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
         batches = tf.reshape(order[: steps * batch_size], (steps, batch_size))
-        return tf.data.Dataset.from_tensor_slices(batches).map(
+        start = tf.where(epoch == first_epoch, tf.constant(skip, tf.int64),
+                         tf.constant(0, tf.int64))
+        return tf.data.Dataset.from_tensor_slices(batches[start:]).map(
             lambda index: (tf.gather(images, index), tf.gather(labels, index)))
 
     last = first_epoch + epochs if epochs is not None else 2 ** 62
@@ -167,11 +182,14 @@ def epoch_batches(x, y, batch_size, seed, first_epoch=0, epochs=None):
 
 
 def cluster_input(data, batch_size, cluster, seed=0, first_epoch=0, epochs=None,
-                  training=True):
+                  training=True, first_batch=0):
     """One process's `fit` input for `cluster` from NumPy ``(x, y)`` or a global `tf.data` pipeline.
 
     NumPy training data become `epoch_batches` (validation data plain full
-    batches in order), then `for_cluster` shards them where the engine does not.
+    batches in order, the remainder left out), then `for_cluster` shards them
+    where the engine does not. ``cluster=None`` (one process): the same global
+    batches, unsharded, so that one process trains and validates on exactly the
+    batches a cluster does.
 
     Returns:
         ``(dataset, steps_per_epoch)``; steps_per_epoch is None for a `tf.data` input.
@@ -182,7 +200,8 @@ def cluster_input(data, batch_size, cluster, seed=0, first_epoch=0, epochs=None,
     if isinstance(data, tuple):
         x, y = data
         if training:
-            data, steps = epoch_batches(x, y, batch_size, seed, first_epoch, epochs)
+            data, steps = epoch_batches(x, y, batch_size, seed, first_epoch, epochs,
+                                        first_batch=first_batch)
         else:
             data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size,
                                                                    drop_remainder=True)

@@ -103,8 +103,10 @@ def _add_train_parser(subparsers):
         description="Trains a classifier or a detector (keras_aw.list_models() names both; "
         "detectors train on the embedded Shapes-Detect set, --dataset shapes), writing into --output after every epoch: checkpoint.keras "
         "(model and optimizer), state.json, history.csv and training_curve.png; at the end "
-        "model.keras. An interrupted run loses at most the epoch in progress: run the same "
-        "command with --resume to continue (the epoch count continues).",
+        "model.keras; recipe.json (the recipe, resolved) at the start; best.keras (best "
+        "validation top-1) where the recipe keeps it. An interrupted run loses at most the "
+        "epoch in progress: run the same command with --resume to continue (the epoch count "
+        "continues).",
     )
     p.add_argument("--model", required=True,
                    help="a registered model: a keras_aw.applications builder (ResNet50, "
@@ -195,6 +197,10 @@ def _add_evaluate_parser(subparsers):
     p.add_argument("--num-test", type=_positive_int, default=2000,
                    help="Shapes: test images (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="Shapes: seed (default 0)")
+    p.add_argument("--recipe", choices=RECIPE_NAMES, default=None,
+                   help="how images are prepared and which metrics (default: the recipe in "
+                   "the state.json beside MODEL.keras, else demo); imagenet: resize 256, "
+                   "center crop 224 on the validation split, top-1 and top-5")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
     p.set_defaults(func=cmd_evaluate)
 

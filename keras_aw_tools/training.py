@@ -1,8 +1,8 @@
 """Training and evaluation: the loop behind `keras-aw train` and `evaluate`.
 
 - `build_model(spec, input_shape, classes)`: any registered classifier
-  (`keras_aw.list_models(task="classification")`) with a rescaling layer in
-  front, so that the model takes raw 0-255 pixels.
+  (`keras_aw.list_models(task="classification")`) with its recipe's
+  normalization layer in front, so that the model takes raw 0-255 pixels.
 - Registered detectors (`keras_aw.list_models(task="detection")`, keras-hub
   RetinaNets) train and evaluate through the same functions on the embedded
   Shapes-Detect set (``dataset="shapes"``,
@@ -11,8 +11,9 @@
   `evaluate` reports COCO AP / AP50 / AP75.
 - `train(settings)` or `train(model, ..., **fields)`: the run described by a
   `keras_aw_tools.settings.RunSettings` (or its fields as arguments), `Model.fit`
-  with the recipe of `keras_aw_tools.recipe` (Adam
-  and a per-epoch cosine decay), a checkpoint after every epoch
+  with the run's named recipe of `keras_aw_tools.recipe` (``demo``: Adam and a
+  per-epoch cosine decay; ``imagenet``: the reference ImageNet recipe), printed
+  and written to ``recipe.json``, a checkpoint after every epoch
   (`keras_aw_tools.runs`), resumable (``resume=True`` continues the epoch
   count), optional mixed precision and data parallelism (`keras_aw.distribute`),
   the final model as ``model.keras``; on several processes or hosts
@@ -22,7 +23,7 @@
 - `evaluate(...)`: loss and accuracy (detectors: COCO AP) of a saved model.
 
 `train` is a short sequence of steps, one function each (`_join_cluster`,
-`_open_run`, `_load_data`, `_build_or_resume_model`, `_shard_inputs`,
+`_open_run`, `_load_data`, `_resolve_recipe`, `_build_or_resume_model`, `_shard_inputs`,
 `_callbacks`, `_fit`, `_save`), sharing one `_Job`. It parses the model spec
 (`keras_aw.registry.parse_spec`) and the data set
 (`keras_aw.datasets.parse_dataset`) once and dispatches on the spec's task to a
@@ -52,6 +53,7 @@ from keras import layers
 from keras_aw import registry
 from keras_aw.datasets import load_data, load_detection_data, parse_dataset, sharding
 from keras_aw.deploy import is_detector
+from keras_aw.optimizers import StepDecay
 from keras_aw.distribute import (check_sync_batchnorm, distribution, find_cluster,
                                  initialize_cluster, precision, synchronize_batchnorm)
 from keras_aw.utils.files import load_model_file
@@ -243,8 +245,11 @@ def train(settings=None, /, *args, **fields):
     processes, the callbacks, `fit`, save (the final model and the curve).
 
     Returns:
-        A dict: paths ("model", "checkpoint", "history", "curve"),
-        "epochs_done" and the last epoch's metrics.
+        A dict: paths ("model", "checkpoint", "history", "curve", "recipe"),
+        "epochs_done", the last epoch's metrics and their errors
+        (`keras_aw_tools.recipe.errors`: "top1_error", "val_top5_error", ...); for
+        a recipe keeping the best validation top-1, "best_checkpoint" (its path)
+        and "best" (its epoch, validation metrics and errors).
 
     Raises:
         ValueError: bad arguments; a registered detector under several processes.
@@ -369,6 +374,13 @@ def _build_or_resume_model(job):
             job.state["encoder_weights"] = os.path.abspath(s.encoder_weights)
     else:
         job.net = load_checkpoint(job.run.checkpoint)
+        schedule = job.resolved["schedule"]
+        if schedule["kind"] == "step":
+            # The step schedule of this run's recipe.json: a resume may change the epochs (and
+            # so the boundaries) or the steps per epoch; the optimizer's state stays.
+            job.net.optimizer.learning_rate = StepDecay(
+                job.resolved["learning_rate"]["value"], schedule["boundaries_steps"],
+                schedule["factor"], job.resolved["warmup"]["steps"] or 0)
     if s.sync_batchnorm:
         synchronize_batchnorm(job.net, job.cluster)
 

@@ -100,8 +100,9 @@ manual directory (1000 classes, 6 training, 4 validation, 2 test images); the co
 AWResNet50 at 224 for two steps (batch 2): `recipe.json` value by value, top-1/top-5 in the
 history, `checkpoint.keras`, `model.keras` and `best.keras`; with AWSmallCNN at 32 on the same
 recipe and pipeline: `--resume` keeping the best checkpoint, `keras-aw evaluate` with the run's
-recipe, the `test` split refused by `train` and `evaluate`, and two processes on loopback
-(`multiprocess` marker). What was not: no ImageNet training (no ImageNet and no GPU here), so no
+recipe, the `test` split refused by `train` and `evaluate`, and two processes on loopback,
+a run and its resume (`multiprocess` marker: JAX with flags, TensorFlow with TF_CONFIG,
+PyTorch with torchrun, all three passing). What was not: no ImageNet training (no ImageNet and no GPU here), so no
 error of this table was re-measured, no run of the 8-GPU or multi-host commands on GPUs, and no
 timing of a full epoch.
 """

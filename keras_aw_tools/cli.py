@@ -1,4 +1,4 @@
-"""The `keras-aw` command line: profile, train, evaluate, export and visualize.
+"""The `keras-aw` command line: profile, train, recipes, evaluate, export and visualize.
 
 Run ``keras-aw SUBCOMMAND --help`` for each subcommand's options. The Keras
 backend is chosen as usual with ``KERAS_BACKEND`` (tensorflow, jax or torch).
@@ -24,6 +24,7 @@ import sys
 
 from keras_aw_tools.commands.export import cmd_export
 from keras_aw_tools.commands.profile import cmd_profile
+from keras_aw_tools.commands.recipes import cmd_recipes
 from keras_aw_tools.commands.train import cmd_evaluate, cmd_train
 from keras_aw_tools.commands.visualize import cmd_visualize
 
@@ -44,7 +45,9 @@ def _export_formats():
 
 
 EXPORT_FORMATS = _export_formats()
-
+#: The training recipes (`keras_aw_tools.recipe.RECIPES`; a test checks they agree), spelled
+#: out here so that the parser needs no Keras.
+RECIPE_NAMES = ("demo", "imagenet")
 
 
 def _positive_int(text):
@@ -77,8 +80,8 @@ def build_parser():
     )
     parser.add_argument("--version", action="store_true", help="print versions and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_profile_parser, _add_train_parser, _add_evaluate_parser,
-                _add_export_parser, _add_visualize_parser):
+    for add in (_add_profile_parser, _add_train_parser, _add_recipes_parser,
+                _add_evaluate_parser, _add_export_parser, _add_visualize_parser):
         add(subparsers)
     return parser
 
@@ -113,8 +116,10 @@ def _add_train_parser(subparsers):
         description="Trains a classifier or a detector (keras_aw.list_models() names both; "
         "detectors train on the embedded Shapes-Detect set, --dataset shapes), writing into --output after every epoch: checkpoint.keras "
         "(model and optimizer), state.json, history.csv and training_curve.png; at the end "
-        "model.keras. An interrupted run loses at most the epoch in progress: run the same "
-        "command with --resume to continue (the epoch count continues).",
+        "model.keras; recipe.json (the recipe, resolved) at the start; best.keras (best "
+        "validation top-1) where the recipe keeps it. An interrupted run loses at most the "
+        "epoch in progress: run the same command with --resume to continue (the epoch count "
+        "continues).",
     )
     p.add_argument("--model", required=True,
                    help="a registered model: a keras_aw.applications builder (ResNet50, "
@@ -124,10 +129,18 @@ def _add_train_parser(subparsers):
     p.add_argument("--dataset", default="shapes",
                    help="'shapes' (embedded, default) or 'tfds:NAME[:SPLIT]' (TensorFlow "
                    "Datasets; SPLIT defaults to train, evaluation uses test or validation)")
-    p.add_argument("--epochs", type=_positive_int, default=5, help="total epochs (default 5)")
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="default 64")
-    p.add_argument("--image-size", type=_positive_int, default=32,
-                   help="image height and width the model takes (default 32)")
+    p.add_argument("--recipe", choices=RECIPE_NAMES, default=None,
+                   help="the training recipe (keras-aw recipes lists their values; default: "
+                   "imagenet for tfds:imagenet2012*, demo otherwise); it supplies the defaults "
+                   "of --epochs, --batch-size, --image-size and --learning-rate, which "
+                   "override it; the run prints it and writes it, resolved, to recipe.json")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="total epochs (default: the recipe's; demo 5, imagenet 100)")
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="global batch (default: the recipe's; demo 64, imagenet 256)")
+    p.add_argument("--image-size", type=_positive_int, default=None,
+                   help="image height and width the model takes (default: the recipe's; "
+                   "demo 32, imagenet 224)")
     p.add_argument("--output", required=True, help="directory for the run's files")
     p.add_argument("--steps-per-epoch", type=_positive_int, default=None,
                    help="batches per epoch (default: one pass over the data)")
@@ -161,8 +174,9 @@ def _add_train_parser(subparsers):
                    "Shapes classification set) whose trunk and weights become the encoder, "
                    "pyramid levels taken where its strides say (the paper's pretrained "
                    "backbone)")
-    p.add_argument("--learning-rate", type=_positive_float, default=2e-3,
-                   help="Adam learning rate at the start of the cosine decay (default 2e-3)")
+    p.add_argument("--learning-rate", type=_positive_float, default=None,
+                   help="learning rate at the start of the schedule, used as given (default: "
+                   "the recipe's; demo 2e-3 for Adam's cosine, imagenet 0.1 * batch / 256)")
     p.add_argument("--num-train", type=_positive_int, default=10000,
                    help="Shapes: training images (default 10000)")
     p.add_argument("--num-test", type=_positive_int, default=2000,
@@ -171,6 +185,16 @@ def _add_train_parser(subparsers):
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="Keras fit verbosity: 1 progress bars (default), 2 one line per epoch")
     p.set_defaults(func=cmd_train)
+
+
+def _add_recipes_parser(subparsers):
+    """``keras-aw recipes``' options."""
+    p = subparsers.add_parser(
+        "recipes", help="the training recipes keras-aw train --recipe takes, with their values",
+        description="The named training recipes side by side, one value a row: optimizer, "
+        "learning rate and its reference batch, momentum, weight decay, schedule, epochs, "
+        "augmentation, evaluation preprocessing, normalization, metrics, checkpoints.")
+    p.set_defaults(func=cmd_recipes)
 
 
 def _add_evaluate_parser(subparsers):
@@ -186,6 +210,10 @@ def _add_evaluate_parser(subparsers):
     p.add_argument("--num-test", type=_positive_int, default=2000,
                    help="Shapes: test images (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="Shapes: seed (default 0)")
+    p.add_argument("--recipe", choices=RECIPE_NAMES, default=None,
+                   help="how images are prepared and which metrics (default: the recipe in "
+                   "the state.json beside MODEL.keras, else demo); imagenet: resize 256, "
+                   "center crop 224 on the validation split, top-1 and top-5")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
     p.set_defaults(func=cmd_evaluate)
 

@@ -7,8 +7,11 @@ A run directory holds, after every epoch:
   epochs done and the history;
 - ``history.csv``: one row per epoch;
 - ``training_curve.png``: the history drawn (when matplotlib is installed);
+- ``best.keras``: recipes that keep it (``imagenet``): the model of the best
+  validation top-1 so far (`SavingCallback` around Keras's ``ModelCheckpoint``);
 
-and ``model.keras`` at the end. Every file is replaced atomically (written
+``recipe.json`` (the recipe resolved for the run) at its start, and
+``model.keras`` at the end. Every file is replaced atomically (written
 beside, then renamed, by `keras_aw.utils.files`). `RunDirectory` reads and
 writes them; `RunRecorder` is the Keras callback that does it after each epoch;
 `load_checkpoint` loads a checkpoint with its optimizer state. Problems with
@@ -44,6 +47,8 @@ STATE_FILE = "state.json"
 HISTORY_FILE = "history.csv"
 CURVE_FILE = "training_curve.png"
 MODEL_FILE = "model.keras"
+BEST_FILE = "best.keras"
+RECIPE_FILE = "recipe.json"
 
 
 def load_checkpoint(path):
@@ -153,6 +158,11 @@ class RunDirectory:
                                  f"{state.get(key)!r}, not {value!r}")
         return state
 
+    def write_json(self, name, value):
+        """Writes `value` as indented JSON into file `name` of the run (atomically)."""
+        atomic_write_text(self.file(name), json.dumps(value, indent=2))
+        return self.file(name)
+
     def record_epoch(self, model, state, row, title):
         """Saves the checkpoint, the state with `row` appended, the CSV and the curve."""
         atomic_save_model(model, self.checkpoint)
@@ -204,3 +214,32 @@ class RunRecorder(keras.callbacks.Callback):
         row["seconds"] = round(time.time() - (self._start or time.time()), 2)
         with self.saving() if self.saving else contextlib.nullcontext():
             self.run.record_epoch(self.model, self.state, row, self.title)
+
+
+class SavingCallback(keras.callbacks.Callback):
+    """Runs a saving callback (e.g. a ``ModelCheckpoint``) inside `saving()` at epoch ends.
+
+    Args:
+        inner: the callback; it gets the model, the parameters and the epoch events.
+        saving: a function returning the context manager to save in (as `RunRecorder`'s).
+    """
+
+    def __init__(self, inner, saving):
+        super().__init__()
+        self.inner = inner
+        self.saving = saving
+
+    def set_model(self, model):
+        super().set_model(model)
+        self.inner.set_model(model)
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.inner.set_params(params)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.inner.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        with self.saving():
+            self.inner.on_epoch_end(epoch, logs)

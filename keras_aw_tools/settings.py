@@ -32,10 +32,14 @@ import dataclasses
 import numbers
 from typing import Any, Callable, Optional
 
-from keras_aw_tools.recipe import DEFAULT_LEARNING_RATE
+from keras_aw_tools import recipe as recipes
 
 #: The smallest image height and width a run accepts.
 MIN_IMAGE_SIZE = 8
+#: The batch size of a recipe without a reference batch (``demo``).
+DEFAULT_BATCH_SIZE = 64
+#: The fields whose None means "the recipe's value" (`RunSettings.given` names the others).
+RECIPE_FIELDS = ("recipe", "epochs", "batch_size", "image_size", "learning_rate")
 
 
 def _positive_int(name, value, optional=False):
@@ -66,15 +70,21 @@ class RunSettings:
             `keras_aw_tools.training.build_model`), or a `keras_aw.registry.ModelSpec`.
         dataset: "shapes" or "tfds:NAME[:SPLIT]" (detectors: "shapes"), or a
             `keras_aw.datasets.DatasetSpec`.
-        epochs: total number of epochs (with `resume`, counting the done ones).
-        batch_size: batch size (under a cluster: the global batch).
-        image_size: height and width of the images the model takes (at least 8).
+        epochs: total number of epochs (with `resume`, counting the done ones;
+            None: the recipe's).
+        batch_size: batch size (under a cluster: the global batch; None: the
+            recipe's reference batch, 256 for ``imagenet``, else 64).
+        image_size: height and width of the images the model takes (at least 8;
+            None: the recipe's, 32 for ``demo``, 224 for ``imagenet``).
         output: the run's directory (see `keras_aw_tools.runs`).
         steps_per_epoch: batches per epoch (None: one pass over the data).
         resume: continue the run in `output` from its last checkpoint.
         mixed_precision: train under `keras_aw.distribute.mixed_policy_name()`.
         distribute: data-parallel training (TensorFlow and JAX).
-        learning_rate: Adam's learning rate at the start of the cosine decay.
+        learning_rate: the learning rate at the start of the schedule (None: the
+            recipe's, scaled linearly with the global batch where the recipe
+            says so: ``demo`` 2e-3 for Adam's cosine, ``imagenet`` 0.1 *
+            batch_size / 256 for SGD's steps); a given one is used as it is.
         num_train, num_test: Shapes: the number of images.
         seed: random seed (data and initialization).
         verbose: `Model.fit` verbosity.
@@ -99,19 +109,28 @@ class RunSettings:
             encoder in place of the family's (see
             `keras_aw.detection.encoder_from_classifier`); ignored on resume, where
             the checkpoint holds the whole detector.
+        recipe: the training recipe, a name of `keras_aw_tools.recipe.RECIPES`
+            (None: `keras_aw_tools.recipe.default_recipe_name`: ``imagenet`` for
+            the tfds ImageNet-2012 sets, ``demo`` otherwise). It supplies the
+            defaults of `epochs`, `batch_size`, `image_size` and `learning_rate`;
+            the values a caller gives override them. After the settings are made,
+            ``recipe`` is the chosen name and every one of those fields holds its
+            value.
+        given: (not an argument) which of ``recipe``, `epochs`, `batch_size`,
+            `image_size`, `learning_rate` the caller gave (the recipe's overrides).
     """
 
     model: Any = "AWSmallCNN"
     dataset: Any = "shapes"
-    epochs: int = 5
-    batch_size: int = 64
-    image_size: int = 32
+    epochs: Optional[int] = None
+    batch_size: Optional[int] = None
+    image_size: Optional[int] = None
     output: str = "runs/train"
     steps_per_epoch: Optional[int] = None
     resume: bool = False
     mixed_precision: bool = False
     distribute: bool = False
-    learning_rate: float = DEFAULT_LEARNING_RATE
+    learning_rate: Optional[float] = None
     num_train: int = 10000
     num_test: int = 2000
     seed: int = 0
@@ -123,8 +142,11 @@ class RunSettings:
     sync_batchnorm: bool = False
     callbacks: tuple = ()
     encoder_weights: Optional[str] = None
+    recipe: Optional[str] = None
+    given: tuple = dataclasses.field(default=(), init=False, compare=False)
 
     def __post_init__(self):
+        self._apply_recipe()
         _positive_int("epochs", self.epochs)
         _positive_int("batch_size", self.batch_size)
         _positive_int("image_size", self.image_size)
@@ -132,6 +154,9 @@ class RunSettings:
             raise ValueError(f"`image_size` must be at least {MIN_IMAGE_SIZE}; received "
                              f"image_size={self.image_size}")
         _positive_int("steps_per_epoch", self.steps_per_epoch, optional=True)
+        if self.learning_rate is None:  # the recipe's, scaled for the global batch
+            object.__setattr__(self, "learning_rate",
+                               self.resolve_recipe()["learning_rate"]["value"])
         _positive_number("learning_rate", self.learning_rate)
         _int("seed", self.seed)
         if not callable(self.log):
@@ -173,11 +198,48 @@ class RunSettings:
         positional = args if settings is None else (settings, *args)
         return cls(*positional, **fields)
 
+    def _apply_recipe(self):
+        """Fills the recipe fields left None with the recipe's values; records the others."""
+        if self.recipe is not None and self.recipe not in recipes.RECIPES:
+            raise ValueError(f"`recipe` must be one of {sorted(recipes.RECIPES)} or None; "
+                             f"received recipe={self.recipe!r}")
+        given = tuple(n for n in RECIPE_FIELDS if getattr(self, n) is not None)
+        chosen = recipes.get_recipe(self.recipe or recipes.default_recipe_name(self.dataset))
+        object.__setattr__(self, "given", given)
+        object.__setattr__(self, "recipe", chosen.name)
+        for name, value in (("epochs", chosen.epochs), ("image_size", chosen.image_size),
+                            ("batch_size", chosen.reference_batch_size or DEFAULT_BATCH_SIZE)):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+
+    def resolve_recipe(self, steps_per_epoch=None):
+        """This run's recipe, every value resolved (`keras_aw_tools.recipe.resolve`).
+
+        The values the caller gave (`given`) are the recipe's overrides; the
+        global batch is `batch_size`, given or not (``overrides`` says which).
+        """
+        mine = {n: getattr(self, n) for n in ("epochs", "learning_rate", "image_size")
+                if n in self.given}
+        resolved = recipes.resolve(self.recipe, self.batch_size,
+                                   steps_per_epoch=steps_per_epoch, **mine)
+        if "batch_size" in self.given:
+            resolved["overrides"]["batch_size"] = self.batch_size
+        return resolved
+
     def replace(self, **fields):
-        """A copy with `fields` changed (checked again)."""
-        return dataclasses.replace(self, **fields)
+        """A copy with `fields` changed (checked again).
+
+        The recipe's values that the caller did not give follow the copy's recipe
+        and data set; a field replaced by None takes the recipe's value again.
+        """
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        for name in RECIPE_FIELDS:
+            if name not in self.given:
+                values[name] = None
+        values.update(fields)
+        return type(self)(**values)
 
     @classmethod
     def field_names(cls):
         """The fields' names, in order (`train`'s positional order)."""
-        return tuple(f.name for f in dataclasses.fields(cls))
+        return tuple(f.name for f in dataclasses.fields(cls) if f.init)

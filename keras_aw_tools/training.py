@@ -1,8 +1,8 @@
 """Training and evaluation: the loop behind `keras-aw train` and `evaluate`.
 
 - `build_model(spec, input_shape, classes)`: any registered classifier
-  (`keras_aw.list_models(task="classification")`) with a rescaling layer in
-  front, so that the model takes raw 0-255 pixels.
+  (`keras_aw.list_models(task="classification")`) with its recipe's
+  normalization layer in front, so that the model takes raw 0-255 pixels.
 - Registered detectors (`keras_aw.list_models(task="detection")`, keras-hub
   RetinaNets) train and evaluate through the same functions on the embedded
   Shapes-Detect set (``dataset="shapes"``,
@@ -11,8 +11,9 @@
   `evaluate` reports COCO AP / AP50 / AP75.
 - `train(settings)` or `train(model, ..., **fields)`: the run described by a
   `keras_aw_tools.settings.RunSettings` (or its fields as arguments), `Model.fit`
-  with the recipe of `keras_aw_tools.recipe` (Adam
-  and a per-epoch cosine decay), a checkpoint after every epoch
+  with the run's named recipe of `keras_aw_tools.recipe` (``demo``: Adam and a
+  per-epoch cosine decay; ``imagenet``: the reference ImageNet recipe), printed
+  and written to ``recipe.json``, a checkpoint after every epoch
   (`keras_aw_tools.runs`), resumable (``resume=True`` continues the epoch
   count), optional mixed precision and data parallelism (`keras_aw.distribute`),
   the final model as ``model.keras``; on several processes or hosts
@@ -22,7 +23,7 @@
 - `evaluate(...)`: loss and accuracy (detectors: COCO AP) of a saved model.
 
 `train` is a short sequence of steps, one function each (`_join_cluster`,
-`_open_run`, `_load_data`, `_build_or_resume_model`, `_shard_inputs`,
+`_open_run`, `_load_data`, `_resolve_recipe`, `_build_or_resume_model`, `_shard_inputs`,
 `_callbacks`, `_fit`, `_save`), sharing one `_Job`. It parses the model spec
 (`keras_aw.registry.parse_spec`) and the data set
 (`keras_aw.datasets.parse_dataset`) once and dispatches on the spec's task to a
@@ -52,25 +53,34 @@ from keras import layers
 from keras_aw import registry
 from keras_aw.datasets import load_data, load_detection_data, parse_dataset, sharding
 from keras_aw.deploy import is_detector
+from keras_aw.optimizers import StepDecay
 from keras_aw.distribute import (check_sync_batchnorm, distribution, find_cluster,
                                  initialize_cluster, precision, synchronize_batchnorm)
 from keras_aw.utils.files import load_model_file
 from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
 from keras_aw_tools import distributed_fit, recipe
-from keras_aw_tools.runs import RunDirectory, RunRecorder, load_checkpoint
+from keras_aw_tools.runs import (BEST_FILE, RECIPE_FILE, RunDirectory, RunRecorder,
+                                 SavingCallback, load_checkpoint, read_state_near)
 from keras_aw_tools.settings import RunSettings
 
 
-def build_model(spec, input_shape=(32, 32, 3), classes=10, **kwargs):
+def build_model(spec, input_shape=(32, 32, 3), classes=10, normalization="[-1, 1]", **kwargs):
     """Builds registered classifier `spec` taking raw 0-255 RGB pixels.
 
-    A ``Rescaling`` layer (to [-1, 1]) comes first, then the builder's network.
+    The recipe's normalization layer comes first
+    (`keras_aw_tools.recipe.input_normalization`: by default ``Rescaling`` to
+    [-1, 1] named "rescale", as in every model saved before recipes; the
+    ``imagenet`` recipe's ImageNet mean/std ``Normalization`` named
+    "normalize"), then the builder's network. The layer is part of the model,
+    so `evaluate`, `keras_aw.export` and a saved model apply it too.
 
     Args:
         spec: a registered name or spec (case, '-' and '_' ignored), e.g.
             "AWSEResNet50" or "AWCBAMMobileNet:spatial", or a `keras_aw.registry.ModelSpec`.
         input_shape: (height, width, 3).
         classes: number of classes.
+        normalization: "[-1, 1]", "imagenet-mean-std", or a resolved recipe
+            (`keras_aw_tools.recipe.resolve`).
         **kwargs: passed to the builder (e.g. ``alpha=0.25`` for MobileNet).
 
     Returns:
@@ -83,7 +93,7 @@ def build_model(spec, input_shape=(32, 32, 3), classes=10, **kwargs):
     if spec.task != "classification":
         raise ValueError(f"{spec.name} is a {spec.task} model, not a classifier")
     inputs = layers.Input(tuple(input_shape), name="image")
-    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)
+    x = recipe.input_normalization(normalization)(inputs)
     try:
         model = spec.build(input_tensor=x, input_shape=tuple(input_shape), classes=classes,
                            **kwargs)
@@ -106,14 +116,17 @@ class Task(NamedTuple):
 
     Attributes:
         load_data: ``(dataset, image_size, batch_size, num_train, num_test, seed,
-            training, drop_remainder, repeat, shuffle_seed, **part) -> dict`` with
+            training, drop_remainder, repeat, shuffle_seed, **options) -> dict`` with
             "train" (training only), "test", "num_classes", "class_names";
             ``part=(num_processes, process_id)`` (classifiers on tfds sets under a
-            cluster): this process's part only, at the per-process batch size.
-        new_model: ``(spec, image_size, num_classes, learning_rate,
-            encoder_weights=None) -> model``, built and compiled with
-            `keras_aw_tools.recipe`.
-        evaluate: ``(model, data, dataset, batch_size, verbose) -> dict`` of metrics.
+            cluster): this process's part only, at the per-process batch size;
+            ``preprocessing="imagenet"`` (classifiers on tfds sets): the
+            ``imagenet`` recipe's pipeline (`keras_aw.datasets.load_data`).
+        new_model: ``(spec, image_size, num_classes, resolved,
+            encoder_weights=None) -> model``, built and compiled with the resolved
+            recipe (`keras_aw_tools.recipe.resolve`).
+        evaluate: ``(model, data, dataset, batch_size, verbose, resolved) -> dict``
+            of metrics.
         metrics: the metrics a training run records.
     """
 
@@ -124,33 +137,36 @@ class Task(NamedTuple):
 
 
 def _classification_data(dataset, image_size, batch_size, num_train, num_test, seed,
-                         training, drop_remainder, repeat, shuffle_seed, part=None):
+                         training, drop_remainder, repeat, shuffle_seed, part=None,
+                         preprocessing=None):
     # NumPy arrays become shuffled global batches in `_shard_inputs`; tfds: the pipeline.
     return load_data(dataset, image_size, batch_size, num_train, num_test, seed,
-                     training=training, drop_remainder=drop_remainder, repeat=repeat, part=part)
+                     training=training, drop_remainder=drop_remainder, repeat=repeat, part=part,
+                     preprocessing=preprocessing)
 
 
-def _new_classifier(spec, image_size, num_classes, learning_rate, encoder_weights=None):
+def _new_classifier(spec, image_size, num_classes, resolved, encoder_weights=None):
     if encoder_weights is not None:
         raise ValueError(f"{spec} is a classifier: `encoder_weights` (a pretrained encoder) is "
                          f"for detectors; received encoder_weights={encoder_weights!r}")
-    return recipe.compile_classifier(build_model(spec, (image_size, image_size, 3), num_classes),
-                                     learning_rate)
+    net = build_model(spec, (image_size, image_size, 3), num_classes, normalization=resolved)
+    return recipe.compile_with_recipe(net, resolved)
 
 
-def _evaluate_classifier(model, data, dataset, batch_size, verbose):
+def _evaluate_classifier(model, data, dataset, batch_size, verbose, resolved):
     classes = model.outputs[0].shape[-1]
     if classes != data["num_classes"]:
         raise ValueError(f"the model predicts {classes} classes but dataset={str(dataset)!r} "
                          f"has {data['num_classes']}")
-    recipe.compile_classifier(model)
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(),
+                  metrics=recipe.recipe_metrics(resolved))
     test = data["test"]
     if isinstance(test, tuple):
         logs = model.evaluate(test[0], test[1], batch_size=batch_size, verbose=verbose,
                               return_dict=True)
     else:
         logs = model.evaluate(test, verbose=verbose, return_dict=True)
-    return {"loss": float(logs["loss"]), "accuracy": float(logs["accuracy"])}
+    return {k: float(logs[k]) for k in ("loss", "accuracy", "top5_accuracy") if k in logs}
 
 
 def _detection_data(dataset, image_size, batch_size, num_train, num_test, seed, training,
@@ -160,7 +176,7 @@ def _detection_data(dataset, image_size, batch_size, num_train, num_test, seed, 
                                shuffle_seed=shuffle_seed)
 
 
-def _new_detector(spec, image_size, num_classes, learning_rate, encoder_weights=None):
+def _new_detector(spec, image_size, num_classes, resolved, encoder_weights=None):
     image_shape = (image_size, image_size, 3)
     kwargs = {}
     if encoder_weights is not None:
@@ -171,10 +187,11 @@ def _new_detector(spec, image_size, num_classes, learning_rate, encoder_weights=
         kwargs["encoder"] = encoder_from_classifier(
             encoder_weights, image_shape=image_shape, input_scale=1.0 / DETECTOR_INPUT_SCALE)
     return recipe.compile_detector(
-        spec.build(num_classes=num_classes, image_shape=image_shape, **kwargs), learning_rate)
+        spec.build(num_classes=num_classes, image_shape=image_shape, **kwargs),
+        resolved["learning_rate"]["value"])
 
 
-def _evaluate_detector(model, data, dataset, batch_size, verbose):
+def _evaluate_detector(model, data, dataset, batch_size, verbose, resolved=None):
     from keras_aw.detection import evaluate_detector
 
     xt, yt = data["test"]
@@ -228,8 +245,11 @@ def train(settings=None, /, *args, **fields):
     processes, the callbacks, `fit`, save (the final model and the curve).
 
     Returns:
-        A dict: paths ("model", "checkpoint", "history", "curve"),
-        "epochs_done" and the last epoch's metrics.
+        A dict: paths ("model", "checkpoint", "history", "curve", "recipe"),
+        "epochs_done", the last epoch's metrics and their errors
+        (`keras_aw_tools.recipe.errors`: "top1_error", "val_top5_error", ...); for
+        a recipe keeping the best validation top-1, "best_checkpoint" (its path)
+        and "best" (its epoch, validation metrics and errors).
 
     Raises:
         ValueError: bad arguments; a registered detector under several processes.
@@ -243,6 +263,7 @@ def train(settings=None, /, *args, **fields):
             job.settings.distribute, job.settings.batch_size, cluster=job.cluster,
             per_process_input=job.per_process) as job.replicas:
         _load_data(job)
+        _resolve_recipe(job)
         _build_or_resume_model(job)
         _shard_inputs(job)
         _fit(job, _callbacks(job))
@@ -271,6 +292,11 @@ class _Job:
         self.train_data = self.test_data = self.writer = self.final = None
         self.steps_per_epoch = settings.steps_per_epoch
         self.extra_callbacks = []
+        self.recipe = recipe.get_recipe(settings.recipe)
+        self.resolved = None  # the recipe resolved for this run (`_resolve_recipe`)
+        # The `imagenet` recipe's pipeline (RandomResizedCrop; resize + center crop).
+        self.data_options = ({"preprocessing": "imagenet"} if self.recipe.train_augmentation
+                             == "random-resized-crop-flip" else {})
 
 
 def _join_cluster(settings):
@@ -281,6 +307,9 @@ def _join_cluster(settings):
         check_sync_batchnorm()
     found = find_cluster(settings.job_addresses, settings.num_processes,
                                  settings.process_id)
+    if spec.task != "classification" and settings.recipe != "demo":
+        raise ValueError(f"{spec} is a {spec.task} model: it trains with the demo recipe "
+                         f"only; received recipe={settings.recipe!r}")
     if found is not None and spec.task != "classification":
         raise ValueError(f"{spec} is a {spec.task} model: registered detectors do not train "
                          f"under several processes (keras-hub's RetinaNet there is not "
@@ -298,6 +327,9 @@ def _open_run(job):
                                      image_size=s.image_size)
     if s.resume and job.state is None:
         job.log(f"no checkpoint in {job.run.path!r}; starting from epoch 1")
+    if job.state is not None and job.state.get("recipe", "demo") != s.recipe:
+        raise ValueError(f"cannot resume: the run in {job.run.path!r} has recipe "
+                         f"{job.state.get('recipe', 'demo')!r}, not {s.recipe!r}")
     job.done = job.state["epochs_done"] if job.state else 0
 
 
@@ -309,8 +341,20 @@ def _load_data(job):
     job.data = job.task.load_data(
         job.data_spec, s.image_size, batch_size, s.num_train, s.num_test, s.seed,
         training=True, drop_remainder=job.replicas > 1, repeat=s.steps_per_epoch is not None,
-        shuffle_seed=s.seed + job.done, **part)
+        shuffle_seed=s.seed + job.done, **part, **job.data_options)
     job.train_data, job.test_data = job.data["train"], job.data["test"]
+
+
+def _resolve_recipe(job):
+    """Step 3b: the recipe resolved for this run, printed, and its ``recipe.json`` (chief)."""
+    s, data = job.settings, job.data
+    steps = s.steps_per_epoch or data.get("steps_per_epoch")
+    if steps is None and isinstance(job.train_data, tuple):  # Shapes: NumPy arrays
+        steps = -(-len(job.train_data[1]) // s.batch_size)
+    job.resolved = s.resolve_recipe(steps_per_epoch=steps)
+    job.log(f"recipe {s.recipe} (recipe.json):\n{recipe.format_resolved(job.resolved)}")
+    if job.chief:
+        job.run.write_json(RECIPE_FILE, job.resolved)
 
 
 def _build_or_resume_model(job):
@@ -321,13 +365,22 @@ def _build_or_resume_model(job):
                      "image_size": s.image_size, "num_classes": data["num_classes"],
                      "class_names": data["class_names"], "batch_size": s.batch_size,
                      "mixed_precision": bool(s.mixed_precision),
-                     "metrics": list(job.task.metrics), "epochs_done": 0, "history": []}
+                     "metrics": list(job.task.metrics) + (
+                         ["top5_accuracy"] if "top5" in job.resolved["metrics"] else []),
+                     "recipe": s.recipe, "epochs_done": 0, "history": []}
         job.net = job.task.new_model(job.spec, s.image_size, data["num_classes"],
-                                     s.learning_rate, encoder_weights=s.encoder_weights)
+                                     job.resolved, encoder_weights=s.encoder_weights)
         if s.encoder_weights is not None:
             job.state["encoder_weights"] = os.path.abspath(s.encoder_weights)
     else:
         job.net = load_checkpoint(job.run.checkpoint)
+        schedule = job.resolved["schedule"]
+        if schedule["kind"] == "step":
+            # The step schedule of this run's recipe.json: a resume may change the epochs (and
+            # so the boundaries) or the steps per epoch; the optimizer's state stays.
+            job.net.optimizer.learning_rate = StepDecay(
+                job.resolved["learning_rate"]["value"], schedule["boundaries_steps"],
+                schedule["factor"], job.resolved["warmup"]["steps"] or 0)
     if s.sync_batchnorm:
         synchronize_batchnorm(job.net, job.cluster)
 
@@ -397,11 +450,19 @@ def _callbacks(job):
     job.writer = job.run if job.chief else None
     if not job.chief and job.cluster.backend == "tensorflow":
         job.writer = RunDirectory(tempfile.mkdtemp(prefix="keras_aw_worker_"))
-    callbacks = job.extra_callbacks + [recipe.cosine_schedule(s.learning_rate, s.epochs)]
+    callbacks = job.extra_callbacks + recipe.recipe_callbacks(job.resolved)
     if job.writer is not None:
         callbacks.append(RunRecorder(job.writer,
                                      job.state if job.chief else copy.deepcopy(job.state),
                                      job.title, saving=lambda: _saving(job)))
+        best = recipe.best_checkpoint(job.resolved, job.writer.file(BEST_FILE))
+        if best is not None:
+            # A resumed run's best so far stays the bar (ModelCheckpoint's `best`, which
+            # its `initial_value_threshold` sets, from the history's val_accuracy).
+            seen = [r["val_accuracy"] for r in job.state["history"] if "val_accuracy" in r]
+            if seen:
+                best.best = max(seen)
+            callbacks.append(SavingCallback(best, lambda: _saving(job)))
     return callbacks + list(s.callbacks)
 
 
@@ -440,9 +501,18 @@ def _result(job):
     run, state = job.run, job.state
     result = {"model": job.final, "checkpoint": run.checkpoint,
               "history": run.file("history.csv"), "curve": run.file("training_curve.png"),
-              "epochs_done": state["epochs_done"]}
+              "recipe": run.file(RECIPE_FILE), "epochs_done": state["epochs_done"]}
     if state["history"]:
-        result.update({k: v for k, v in state["history"][-1].items() if k != "epoch"})
+        last = {k: v for k, v in state["history"][-1].items() if k != "epoch"}
+        result.update(last)
+        result.update(recipe.errors(last))
+    if "best-val-top1" in job.resolved["checkpoints"]["kept"]:
+        result["best_checkpoint"] = run.file(BEST_FILE)
+        rows = [r for r in state["history"] if "val_accuracy" in r]
+        if rows:
+            row = max(rows, key=lambda r: r["val_accuracy"])  # the first of equal ones
+            best = {k: v for k, v in row.items() if k.startswith("val_")}
+            result["best"] = {"epoch": row["epoch"], **best, **recipe.errors(best)}
     return result
 
 
@@ -451,8 +521,14 @@ def _silent(*args, **kwargs):
 
 
 def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,
-             image_size=None, verbose=1):
-    """Evaluates a saved model on a data set's test split.
+             image_size=None, verbose=1, recipe_name=None):
+    """Evaluates a saved model on a data set's test split, with its run's recipe.
+
+    The recipe (None: the one in the ``state.json`` beside `model_path`, else
+    ``demo``) says how the images are prepared: ``imagenet``: shorter side
+    resized to 256 (for 224), center crop, on the "validation" split unless
+    `dataset` names one (a split without labels is refused); and the metrics
+    (``imagenet``: top-1 "accuracy" and "top5_accuracy").
 
     Args:
         model_path: a `.keras` file.
@@ -462,9 +538,11 @@ def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,
         seed: Shapes: the seed of the data set.
         image_size: for a model without a fixed input size.
         verbose: `Model.evaluate` verbosity.
+        recipe_name: a name of `keras_aw_tools.recipe.RECIPES`, or None.
 
     Returns:
-        Classifiers: {"loss": float, "accuracy": float}; detectors: COCO
+        Classifiers: {"loss": float, "accuracy": float} (and "top5_accuracy" for
+        ``imagenet``); detectors: COCO
         {"AP": float, "AP50": float, "AP75": float} (fractions in [0, 1]).
     """
     data_spec = parse_dataset(dataset)
@@ -474,7 +552,11 @@ def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,
     if image_size is not None and shape[1] is not None and image_size != shape[1]:
         raise ValueError(f"the model takes {shape[1]}x{shape[2]} images; received "
                          f"image_size={image_size}")
+    chosen = recipe.get_recipe(recipe_name or read_state_near(model_path).get("recipe", "demo"))
+    resolved = recipe.resolve(chosen, batch_size, image_size=size)
+    options = ({"preprocessing": "imagenet"}
+               if chosen.eval_preprocessing == "resize-center-crop" else {})
     task = TASKS["detection" if is_detector(model) else "classification"]
     data = task.load_data(data_spec, size, batch_size, 0, num_test, seed, training=False,
-                          drop_remainder=False, repeat=False, shuffle_seed=None)
-    return task.evaluate(model, data, data_spec, batch_size, verbose)
+                          drop_remainder=False, repeat=False, shuffle_seed=None, **options)
+    return task.evaluate(model, data, data_spec, batch_size, verbose, resolved)

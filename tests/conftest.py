@@ -50,3 +50,16 @@ def _seed_and_policy():
     np.random.seed(0)
     yield
     keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture(scope="session")
+def tiny_imagenet2012_dir(tmp_path_factory):
+    """A tfds data dir holding ``imagenet2012`` prepared by tfds's own builder from a tiny
+    manual dir of full-size JPEGs (tests/tiny_imagenet.py), added to tfds's data dirs."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import tiny_imagenet
+
+    path = tmp_path_factory.mktemp("imagenet2012")
+    tiny_imagenet.prepare_imagenet2012(path)
+    tfds.core.add_data_dir(str(path))
+    return str(path)

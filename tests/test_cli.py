@@ -87,7 +87,7 @@ def run_dir(tmp_path_factory):
 def test_help_of_every_subcommand(capsys):
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for command in ("profile", "train", "evaluate", "export", "visualize"):
+    for command in ("profile", "train", "recipes", "evaluate", "export", "visualize"):
         assert command in out
         code, out_sub, _ = run(capsys, command, "--help")
         assert code == 0 and "usage: keras-aw " + command in out_sub
@@ -322,7 +322,8 @@ def test_help_imports_no_keras_backend_or_keras_hub():
               "from keras_aw_tools import cli\n"
               "parser = cli.build_parser()\n"
               "codes = []\n"
-              "for argv in ([], ['profile'], ['train'], ['evaluate'], ['export'], ['visualize']):\n"
+              "for argv in ([], ['profile'], ['train'], ['recipes'], ['evaluate'], ['export'],\n"
+              "             ['visualize']):\n"
               "    with contextlib.redirect_stdout(io.StringIO()):\n"
               "        codes.append(cli.main(argv + ['--help']))\n"
               "print(codes)\n" + _IMPORTED)
@@ -330,7 +331,7 @@ def test_help_imports_no_keras_backend_or_keras_hub():
                             env=_subprocess_env(), timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     codes, imported = result.stdout.strip().splitlines()[-2:]
-    assert codes == "[0, 0, 0, 0, 0, 0]"
+    assert codes == "[0, 0, 0, 0, 0, 0, 0]"
     assert imported == "[]", imported
     # The module run as a script, as the README measures it.
     result = subprocess.run([sys.executable, "-m", "keras_aw_tools.cli", "--help"],
@@ -347,6 +348,44 @@ def test_export_formats_come_from_the_library_table():
     assert tuple(fmt.choices) == deploy.FORMATS == tuple(deploy.EXPORT_TABLE)
     source = open(cli.__file__).read()
     assert '"onnx"' not in source and "'onnx'" not in source  # no list spelled out
+
+
+@pytest.mark.backend_independent
+def test_recipe_names_are_the_library_recipes():
+    from keras_aw_tools import recipe
+
+    assert cli.RECIPE_NAMES == tuple(recipe.RECIPES)
+
+
+@pytest.mark.backend_independent
+def test_recipes_lists_every_recipe_with_its_values(capsys):
+    code, out, _ = run(capsys, "recipes")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["field", "|", "demo", "|", "imagenet"]
+    rows = {line.split("|")[0].strip(): [c.strip() for c in line.split("|")[1:]]
+            for line in lines}
+    assert rows["optimizer"] == ["adam", "sgd"]
+    assert rows["learning_rate"] == ["0.002", "0.1"]
+    assert rows["momentum"] == ["None", "0.9"]
+    assert rows["weight_decay"] == ["0.0", "0.0001"]
+    assert rows["epochs"] == ["5", "100"]
+
+
+def test_demo_run_writes_its_recipe_and_the_users_overrides(run_dir):
+    """A run without --recipe on Shapes gets demo with today's values; recipe.json says which
+    values the user gave (the run_dir fixture gives --epochs, --batch-size and --image-size,
+    not --learning-rate)."""
+    path, _ = run_dir
+    with open(os.path.join(path, "recipe.json")) as f:
+        resolved = json.load(f)
+    with open(os.path.join(path, "state.json")) as f:
+        state = json.load(f)
+    assert resolved["recipe"] == state["recipe"] == "demo"
+    assert resolved["optimizer"]["class"] == "keras.optimizers.Adam"
+    assert resolved["learning_rate"]["value"] == 2e-3 and resolved["image_size"] == 16
+    assert resolved["overrides"] == {"epochs": 2, "batch_size": 16, "image_size": 16}
+    assert resolved["schedule"]["kind"] == "cosine-per-epoch"
 
 
 @pytest.mark.backend_independent  # which modules the commands import

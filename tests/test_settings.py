@@ -22,7 +22,7 @@ TRAIN_ARGUMENTS = ("model", "dataset", "epochs", "batch_size", "image_size", "ou
                    "steps_per_epoch", "resume", "mixed_precision", "distribute",
                    "learning_rate", "num_train", "num_test", "seed", "verbose", "log",
                    "job_addresses", "num_processes", "process_id", "sync_batchnorm",
-                   "callbacks", "encoder_weights")
+                   "callbacks", "encoder_weights", "recipe")
 
 
 @pytest.mark.backend_independent
@@ -126,3 +126,31 @@ def test_train_with_settings_is_train_with_keywords(tmp_path):
     again = training.train(RunSettings("SmallCNN", output=str(tmp_path / "a"), **fields),
                            epochs=2, resume=True)
     assert again["epochs_done"] == 2
+
+
+@pytest.mark.backend_independent
+def test_the_recipe_supplies_defaults_and_given_values_override_it():
+    demo = RunSettings()
+    assert (demo.recipe, demo.given) == ("demo", ())
+    imagenet = RunSettings(dataset="tfds:imagenet2012")  # its default recipe
+    assert (imagenet.recipe, imagenet.epochs, imagenet.batch_size, imagenet.image_size) == (
+        "imagenet", 100, 256, 224)
+    assert imagenet.learning_rate == pytest.approx(0.1)
+    # The learning rate follows the global batch (0.1 per 256) unless it is given.
+    assert imagenet.replace(batch_size=64).learning_rate == pytest.approx(0.025)
+    given = RunSettings(dataset="tfds:imagenet2012", batch_size=64, learning_rate=0.5)
+    assert given.learning_rate == 0.5 and set(given.given) == {"batch_size", "learning_rate"}
+    assert given.resolve_recipe(steps_per_epoch=10)["overrides"] == {
+        "batch_size": 64, "learning_rate": 0.5}
+    # Values not given follow a replaced recipe; given ones stay.
+    back = given.replace(recipe="demo")
+    assert (back.recipe, back.epochs, back.image_size, back.batch_size, back.learning_rate) == (
+        "demo", 5, 32, 64, 0.5)
+    assert RunSettings(recipe="imagenet").resolve_recipe(5)["schedule"]["boundaries_steps"] == [
+        150, 300, 450]
+
+
+@pytest.mark.backend_independent
+def test_an_unknown_recipe_is_refused_naming_it():
+    with pytest.raises(ValueError, match="recipe='adamw'"):
+        RunSettings(recipe="adamw")

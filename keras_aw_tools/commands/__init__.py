@@ -9,6 +9,7 @@ Keras, a backend and keras_aw are imported when a command runs.
 
 - `profile`: ``keras-aw profile`` (Table 1 classifiers, Table 2 backbones).
 - `train`: ``keras-aw train`` and ``keras-aw evaluate``.
+- `recipes`: ``keras-aw recipes`` (the training recipes and their values).
 - `export`: ``keras-aw export``.
 - `visualize`: ``keras-aw visualize`` (attention maps, detections).
 """

@@ -28,13 +28,25 @@ def cmd_train(args):
         cluster.shutdown()
         if not cluster.is_chief:
             return 0
-    summary = ", ".join(f"{k} {result[k]:.4f}" for k in
-                        ("loss", "accuracy", "val_loss", "val_accuracy") if k in result)
     print(f"trained {result['epochs_done']} epoch(s) in {time.time() - start:.0f} s"
-          + (f": {summary}" if summary else ""))
-    print(f"model: {result['model']}")
-    print(f"history: {result['history']}, curve: {result['curve']}")
+          + (f": {_summary(result)}" if _summary(result) else ""))
+    print(f"model (last epoch): {result['model']}")
+    if "best_checkpoint" in result:
+        best = result.get("best")
+        print(f"best validation top-1: {result['best_checkpoint']}"
+              + (f" (epoch {best['epoch']}: {_summary(best)})" if best else ""))
+    print(f"history: {result['history']}, curve: {result['curve']}, recipe: {result['recipe']}")
     return 0
+
+
+#: The metrics a summary line shows, in order: the paper's top-1/top-5 errors among them.
+SUMMARY_KEYS = ("loss", "accuracy", "top5_accuracy", "val_loss", "val_accuracy",
+                "val_top5_accuracy", "top1_error", "top5_error", "val_top1_error",
+                "val_top5_error")
+
+
+def _summary(metrics):
+    return ", ".join(f"{k} {metrics[k]:.4f}" for k in SUMMARY_KEYS if k in metrics)
 
 
 def settings_from_args(args):
@@ -55,8 +67,12 @@ def cmd_evaluate(args):
     """Evaluates a saved model; prints one metric per line."""
     from keras_aw_tools import training
 
+    from keras_aw_tools import recipe
+
     result = training.evaluate(args.model, dataset=args.dataset, batch_size=args.batch_size,
-                               num_test=args.num_test, seed=args.seed, verbose=args.verbose)
-    for key, value in result.items():  # loss/accuracy, or COCO AP/AP50/AP75
+                               num_test=args.num_test, seed=args.seed, verbose=args.verbose,
+                               recipe_name=args.recipe)
+    # loss/accuracy(/top5_accuracy) and the paper's errors, or COCO AP/AP50/AP75
+    for key, value in {**result, **recipe.errors(result)}.items():
         print(f"{key}: {value:.4f}")
     return 0

@@ -14,7 +14,6 @@ that it writes into the builder's manual directory: a few full-size JPEGs.
 import importlib.resources
 import io
 import os
-import sys
 import tarfile
 
 import numpy as np
@@ -116,17 +115,6 @@ def _tar_into(fileobj, members):
             tar.addfile(info, io.BytesIO(data))
 
 
-def _importlib_resources():
-    """tfds's registered builders need the `importlib_resources` backport (etils's resource
-    paths; the test extra installs it); without it, the standard library's same API."""
-    try:
-        import importlib_resources  # noqa: F401
-    except ImportError:
-        import importlib.resources.abc  # noqa: F401 - Traversable, which tfds checks
-
-        sys.modules["importlib_resources"] = importlib.resources
-
-
 def prepare_imagenet2012(data_dir):
     """Prepares ``imagenet2012`` in `data_dir` with tfds's own builder from a tiny manual dir.
 
@@ -135,7 +123,6 @@ def prepare_imagenet2012(data_dir):
     (labels -1) splits; ``tfds.load("imagenet2012", data_dir=data_dir)`` (or
     ``TFDS_DATA_DIR``) then reads them. 1000 classes, as the real set.
     """
-    _importlib_resources()
     manual_dir = os.path.join(str(data_dir), "manual")
     write_imagenet2012_manual_dir(manual_dir)
     builder = tfds.builder("imagenet2012", data_dir=str(data_dir))

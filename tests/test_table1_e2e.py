@@ -6,7 +6,8 @@ The issue's command (AWResNet50 at 224) runs for two steps (two epochs of one st
 `recipe.json` read value by value against the reference recipe (SGD, momentum 0.9, 0.1 per
 256 images, L2 1e-4, x0.1 every 30 epochs), top-1/top-5 in the history, the last and best
 checkpoints. Resuming, evaluating and two processes use AWSmallCNN at 32 on the same
-recipe and pipeline (AWResNet50 at 224 compiles for minutes on a 2-core CPU). A split whose
+recipe and pipeline on every backend (AWResNet50 at 224 compiles for minutes on a 2-core CPU,
+so it runs under one backend: the `single_backend` marker). A split whose
 labels are all -1 (imagenet2012's "test") is refused naming it.
 """
 
@@ -34,6 +35,10 @@ def _json(path):
         return json.load(f)
 
 
+@pytest.mark.slow
+@pytest.mark.single_backend(reason="AWResNet50 at 224 compiles for 2-4 minutes per backend on "
+                            "2 cores; the recipe's pipeline, recipe.json and checkpoints run "
+                            "on every backend through AWSmallCNN below")
 def test_issue_command_awresnet50_224(tiny_imagenet2012_dir, tmp_path, capsys):
     out = tmp_path / "run"
     assert _train(out, "--epochs", "2", model="AWResNet50", image_size=224) == 0

@@ -306,7 +306,7 @@ def _join_cluster(settings):
     if settings.sync_batchnorm:
         check_sync_batchnorm()
     found = find_cluster(settings.job_addresses, settings.num_processes,
-                                 settings.process_id)
+                         settings.process_id)
     if spec.task != "classification" and settings.recipe != "demo":
         raise ValueError(f"{spec} is a {spec.task} model: it trains with the demo recipe "
                          f"only; received recipe={settings.recipe!r}")
@@ -315,7 +315,7 @@ def _join_cluster(settings):
                          f"under several processes (keras-hub's RetinaNet there is not "
                          f"verified); received num_processes={found.num_processes}")
     cluster = initialize_cluster(settings.job_addresses, settings.num_processes,
-                                         settings.process_id)
+                                 settings.process_id)
     return _Job(settings, spec, data_spec, cluster)
 
 

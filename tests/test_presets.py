@@ -123,7 +123,7 @@ def test_keras_aw_encoders_and_their_classifiers(kind, tmp_path):
                [keras_hub.models.ImageClassifier, task_cls], x, "classifier")
 
 
-def test_detector_fpn_backbone_and_predictions(tmp_path):
+def test_detector_and_its_fpn_backbone(tmp_path):
     det = tiny_detector()
     assert type(det) is FPNRetinaNetObjectDetector
     assert isinstance(det, keras_hub.models.RetinaNetObjectDetector)
@@ -132,11 +132,11 @@ def test_detector_fpn_backbone_and_predictions(tmp_path):
     path = round_trip(det, tmp_path, [keras_hub.models.ObjectDetector,
                                       keras_hub.models.RetinaNetObjectDetector,
                                       FPNRetinaNetObjectDetector], x, "detector")
+    # predict = these raw outputs + the decoder: keras_aw's NMS comes back, same settings
     loaded = keras_hub.models.ObjectDetector.from_preset(path)
-    assert type(loaded.prediction_decoder) is type(det.prediction_decoder)  # keras_aw's NMS
-    expected, got = det.predict(x, verbose=0), loaded.predict(x, verbose=0)
-    for key in expected:
-        np.testing.assert_array_equal(to_numpy(got[key]), to_numpy(expected[key]), err_msg=key)
+    assert type(loaded.prediction_decoder) is type(det.prediction_decoder)
+    assert loaded.prediction_decoder.get_config() == det.prediction_decoder.get_config()
+    assert loaded.anchor_generator.get_config() == det.anchor_generator.get_config()
 
 
 @pytest.mark.slow  # the full small ResNet encoder: 8 M parameters, four builds

@@ -21,6 +21,16 @@ op, so it is not in the artifacts: a deployment decodes the regressions against
 the detector's anchors (``model.anchor_generator``, keras-hub's
 ``decode_deltas_to_boxes``) and applies its runtime's own NMS.
 
+A keras-hub model (a keras_aw backbone, a classifier or a detector of
+`keras_aw.detection`) also exports as a keras-hub preset (``format="preset"``,
+any backend): the directory ``save_to_preset`` writes, checked by loading it
+back with keras-hub's ``from_preset`` of the model's generic class
+(``keras_hub.models.Backbone``, ``ImageClassifier``, ``ObjectDetector``). A
+task built from keras-hub's base class on a backbone that has a task class of
+its own (`keras_aw.detection.GraphImageClassifier` for a `GraphBackbone`,
+keras-hub's ``ResNetImageClassifier`` for a ``ResNetBackbone``) is saved as that
+class, which is what ``from_preset`` looks for.
+
 Example:
 
 >>> import tempfile, os, keras_aw
@@ -54,18 +64,22 @@ class ExportFormat(NamedTuple):
         suffix: the file suffix that implies the format (None: a directory).
         classifier: the backends whose Keras exporter writes it for a classifier.
         detector: the backends that write a detector's raw predictions (empty:
-            not offered for detectors).
+            not offered for detectors); for a "keras-hub" format, the whole detector.
+        models: "any" (any `keras.Model`) or "keras-hub" (keras-hub Backbones and
+            Tasks only: the preset).
     """
 
     suffix: object
     classifier: tuple
     detector: tuple
+    models: str = "any"
 
 
 def _read_table():
     with open(os.path.join(os.path.dirname(__file__), "export_formats.json")) as f:
         rows = json.load(f)
-    return {name: ExportFormat(row["suffix"], tuple(row["classifier"]), tuple(row["detector"]))
+    return {name: ExportFormat(row["suffix"], tuple(row["classifier"]), tuple(row["detector"]),
+                               row.get("models", "any"))
             for name, row in rows.items()}
 
 
@@ -74,9 +88,13 @@ EXPORT_TABLE = _read_table()
 FORMATS = tuple(EXPORT_TABLE)
 #: Backends whose Keras exporter handles each format for AW classifiers.
 EXPORT_BACKENDS = {name: row.classifier for name, row in EXPORT_TABLE.items()}
-#: Formats and backends of keras-hub detectors (their raw predictions).
-DETECTOR_FORMATS = tuple(name for name, row in EXPORT_TABLE.items() if row.detector)
-DETECTOR_BACKENDS = tuple(sorted({b for row in EXPORT_TABLE.values() for b in row.detector}))
+#: Formats and backends of keras-hub detectors' raw predictions (`export_detector`).
+DETECTOR_FORMATS = tuple(name for name, row in EXPORT_TABLE.items()
+                         if row.detector and row.models == "any")
+DETECTOR_BACKENDS = tuple(sorted({b for row in EXPORT_TABLE.values() if row.models == "any"
+                                  for b in row.detector}))
+#: Formats that hold a keras-hub model whole (Backbone or Task): the preset.
+HUB_FORMATS = tuple(name for name, row in EXPORT_TABLE.items() if row.models == "keras-hub")
 #: What a detector's artifact returns: its raw predictions, before NMS.
 DETECTOR_OUTPUTS = ("bbox_regression", "cls_logits")
 
@@ -84,6 +102,11 @@ DETECTOR_OUTPUTS = ("bbox_regression", "cls_logits")
 def is_detector(model):
     """Whether `model` is a keras-hub object detector (as `keras_aw.detection` builds)."""
     return hasattr(model, "bounding_box_format") and hasattr(model, "prediction_decoder")
+
+
+def is_hub_model(model):
+    """Whether `model` is a keras-hub Backbone or Task (it can ``save_to_preset``)."""
+    return isinstance(model, keras.Model) and callable(getattr(model, "save_to_preset", None))
 
 
 def backends_for(fmt, detector=False):
@@ -96,7 +119,7 @@ class ExportResult(NamedTuple):
     """What `export` wrote and measured.
 
     Attributes:
-        path: the artifact (a directory for SavedModel).
+        path: the artifact (a directory for SavedModel and preset).
         format: one of `FORMATS`.
         batch_size: None for a dynamic batch, else the fixed batch size.
         max_rel_diff: max |exported - Keras| / max |Keras| on random images, or
@@ -200,6 +223,9 @@ def runner(path, fmt):
     if fmt == "keras":
         loaded = keras.saving.load_model(path)
         return lambda x: _named(loaded(x, training=False))
+    if fmt in HUB_FORMATS:
+        loaded = load_preset(path)
+        return lambda x: _named(loaded(x, training=False))
     if fmt == "savedmodel":
         import tensorflow as tf
 
@@ -277,8 +303,86 @@ def _expected(model, x):
     return out
 
 
+# --- keras-hub presets (the keras-hub extra: keras_hub is imported only here) ---------------
+
+
+def _generic_class(cls):
+    """keras-hub's most generic class with a `from_preset` that finds `cls` (mro order)."""
+    import keras_hub
+
+    if issubclass(cls, keras_hub.models.Backbone):
+        return keras_hub.models.Backbone
+    mro = cls.__mro__
+    return mro[mro.index(keras_hub.models.Task) - 1]
+
+
+def preset_model(model):
+    """`model` as the class keras-hub's `from_preset` picks for its backbone (see `export`).
+
+    keras-hub's ``from_preset`` of a task class reads the preset's backbone class
+    and takes the registered subclass whose ``backbone_cls`` is it. A task built
+    from a base class (``keras_hub.models.ImageClassifier(backbone=...)``) is
+    rebuilt as that subclass from its config, with its weights; any other model
+    is returned as it is.
+    """
+    import keras_hub
+
+    if not isinstance(model, keras_hub.models.Task) or model.backbone is None:
+        return model
+    backbone_cls = type(model.backbone)
+    if type(model).backbone_cls is backbone_cls:
+        return model
+    found = sorted((c for c in set(keras.saving.get_custom_objects().values())
+                    if isinstance(c, type) and issubclass(c, type(model))
+                    and getattr(c, "backbone_cls", None) is backbone_cls),
+                   key=lambda c: c.__name__)
+    if not found:
+        return model
+    rebuilt = found[0].from_config(model.get_config())
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
+
+
+def load_preset(path):
+    """A keras-hub preset directory loaded with ``from_preset`` of its generic class.
+
+    ``keras_hub.models.Backbone`` for a backbone's preset; for a task's, the
+    keras-hub class right below ``Task`` above the saved class
+    (``ImageClassifier``, ``ObjectDetector``, ...). The preset's classes must be
+    registered with Keras (for keras_aw's: ``import keras_aw.detection.tasks``).
+    """
+    import keras_hub
+
+    path = os.fspath(path)
+    task_file = os.path.join(path, "task.json")
+    if not os.path.isfile(task_file):
+        return keras_hub.models.Backbone.from_preset(path)
+    with open(task_file, encoding="utf-8") as f:
+        name = json.load(f)["registered_name"]
+    cls = keras.saving.get_registered_object(name)
+    if not isinstance(cls, type) or not issubclass(cls, keras_hub.models.Task):
+        raise ValueError(f"the preset {path!r} holds a {name!r}, which is not a registered "
+                         "keras-hub Task class; import the module that defines it "
+                         "(keras_aw's: keras_aw.detection.tasks)")
+    return _generic_class(cls).from_preset(path)
+
+
+def _export_preset(model, path, check, seed=0):
+    """Writes `model` as a keras-hub preset and (with `check`) loads it back: (diff, run)."""
+    model = preset_model(model)
+    batches = _check_batches(model, None, seed)
+    expected = [_named(model(x, training=False)) for x in batches] if check else []
+    model.save_to_preset(path)
+    if not check:
+        return None, None
+    run = runner(path, "preset")
+    return max(_max_rel_diff(e, run(x)) for x, e in zip(batches, expected)), run
+
+
 def _export_here(model, path, fmt, check, batch_size, seed=0, saved_model=None):
     """Writes and (with `check`) measures the artifact under this backend: (diff, run)."""
+    if fmt in HUB_FORMATS:
+        return _export_preset(model, path, check, seed)
     batches = _check_batches(model, batch_size, seed)
     # Keras's ONNX exporter needs a model that has been called: predict first.
     expected = [_expected(model, x) for x in batches] if check or not is_detector(model) else []
@@ -296,22 +400,30 @@ def _check_args(model, path, fmt, batch_size, tolerance):
     if any(d is None for d in model.inputs[0].shape[1:]):
         raise ValueError(f"`model` needs a fixed input size to be exported (AW layers need "
                          f"one); its input shape is {tuple(model.inputs[0].shape)}")
-    if is_detector(model):
+    check_choice("format", fmt, FORMATS)
+    if fmt in HUB_FORMATS:
+        if not is_hub_model(model):
+            raise ValueError(f"a {fmt} holds a keras-hub Backbone or Task (e.g. a keras_aw "
+                             f"detector, GraphBackbone or GraphImageClassifier); received a "
+                             f"{type(model).__name__}")
+        if batch_size is not None:
+            raise ValueError(f"a {fmt} holds the model, not a trace at a batch size; "
+                             f"received batch_size={batch_size!r} (use None)")
+    elif is_detector(model):
         if fmt not in DETECTOR_FORMATS:
             raise ValueError(f"a detector exports its raw predictions (before NMS) to one of "
                              f"{DETECTOR_FORMATS}; received format={fmt!r}")
         if batch_size is not None:
             raise ValueError("a detector is exported with a dynamic batch; received "
                              f"batch_size={batch_size!r} (use None)")
-    check_choice("format", fmt, FORMATS)
     if batch_size is not None:
         check_positive_int("batch_size", batch_size)
     if isinstance(tolerance, bool) or not (isinstance(tolerance, (int, float)) and tolerance > 0):
         raise ValueError(f"`tolerance` must be a positive number; received tolerance={tolerance!r}")
-    if fmt == "savedmodel":
+    if EXPORT_TABLE[fmt].suffix is None:  # a directory: SavedModel, preset
         ensure_writable_dir(os.path.dirname(os.path.abspath(path)))
         if os.path.isfile(path):
-            raise ValueError(f"`path` {os.fspath(path)!r} is a file; a SavedModel is a directory")
+            raise ValueError(f"`path` {os.fspath(path)!r} is a file; a {fmt} is a directory")
     else:
         ensure_writable_file(path)
 
@@ -328,14 +440,16 @@ def export(model, path, format=None, check=True, batch_size=None, tolerance=PARI
     Args:
         model: a `keras.Model` with a fixed input size, or a keras-hub detector
             from `keras_aw.detection` (raw predictions before NMS; SavedModel
-            or TFLite, dynamic batch; see `EXPORT_TABLE`).
-        path: the file to write (a directory for SavedModel).
-        format: one of `FORMATS` ("keras", "savedmodel", "tflite", "onnx");
-            None infers it from the extension (.keras, .tflite, .onnx;
-            anything else: SavedModel).
+            or TFLite, dynamic batch; see `EXPORT_TABLE`). "preset": a keras-hub
+            Backbone or Task (a keras_aw backbone, classifier or detector).
+        path: the file to write (a directory for SavedModel and preset).
+        format: one of `FORMATS` ("keras", "savedmodel", "tflite", "onnx",
+            "preset"); None infers it from the extension (.keras, .tflite,
+            .onnx; anything else: SavedModel).
         check: run the artifact on random images and compare its outputs with
             the model's (a classifier: one batch of 0-255 images through
-            ``Model.predict``; a detector: batches of 1 and 2).
+            ``Model.predict``; a detector: batches of 1 and 2; a preset: loaded
+            with keras-hub's ``from_preset`` of the generic class, called).
         batch_size: None exports a dynamic batch; an int fixes it (classifiers).
         tolerance: the largest accepted max |exported - Keras| / max |Keras|.
 

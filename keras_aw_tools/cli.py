@@ -221,16 +221,20 @@ def _add_evaluate_parser(subparsers):
 def _add_export_parser(subparsers):
     """``keras-aw export``'s options."""
     p = subparsers.add_parser(
-        "export", help="export a saved model (.keras, SavedModel, TFLite, ONNX)",
+        "export", help="export a saved model (.keras, SavedModel, TFLite, ONNX, keras-hub preset)",
         description="Exports MODEL.keras with keras_aw.export (Keras's exporter; TFLite: builtin "
         "ops only) and checks the artifact's outputs against the Keras model's on random "
         "images in the target runtime; exit status 1 if they differ by more than 1e-4 "
         "(relative). A format the current backend cannot export (TFLite and ONNX on JAX or "
         "PyTorch, SavedModel on PyTorch) is exported by a TensorFlow-backend subprocess. A "
-        "detector exports its raw predictions (before NMS) to savedmodel or tflite.")
+        "detector exports its raw predictions (before NMS) to savedmodel or tflite. preset "
+        "(any backend): a keras-hub model (a keras_aw detector, backbone or classifier on "
+        "one) as the directory save_to_preset writes, checked by loading it back with "
+        "keras-hub's from_preset.")
     p.add_argument("model", metavar="MODEL.keras")
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
-    p.add_argument("--output", required=True, help="path to write (directory for savedmodel)")
+    p.add_argument("--output", required=True,
+                   help="path to write (a directory for savedmodel and preset)")
     p.add_argument("--batch-size", type=_positive_int, default=None,
                    help="fix the batch size (default: dynamic)")
     p.set_defaults(func=cmd_export)

@@ -59,6 +59,8 @@ LATE_IMPORTS = {
         "keras-hub extra: the package's names that need keras-hub or pycocotools",
     ("keras_aw.detection.detectors", "keras_aw.detection.backbone"):
         "keras-hub extra: the registered builders import keras-hub when called",
+    ("keras_aw.detection.detectors", "keras_aw.detection.tasks"):
+        "keras-hub extra: the registered builders import keras-hub when called",
     ("keras_aw.detection.detectors", "keras_aw.detection.upstream"):
         "keras-hub extra: the registered builders import keras-hub when called",
     ("keras_aw.detection.evaluation", "keras_aw.detection.upstream"):

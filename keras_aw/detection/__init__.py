@@ -8,6 +8,10 @@
 - `build_retinanet` and the registered variants (`FPNResNet101`,
   `AWFPNResNet101`, ..., `AWCBAMFPNResNetSmall`): RetinaNet detectors.
 - `encoder_from_classifier`, `GraphBackbone`: a trained classifier as an encoder.
+- `GraphImageClassifier`, `ResNetEncoderImageClassifier`,
+  `MobileNetEncoderImageClassifier`, `FPNRetinaNetObjectDetector`: keras-hub
+  tasks on those backbones, so that keras-hub presets load by class (module
+  `keras_aw.detection.tasks`; the builders return `FPNRetinaNetObjectDetector`).
 - `correct_retinanet`, `initialize_retinanet_heads`, `BatchNonMaxSuppression`:
   keras-hub 0.32's RetinaNet corrected (head biases of the focal-loss paper,
   `predict` at any batch size on TensorFlow); the builders apply them.
@@ -27,7 +31,10 @@ Loading a saved detector works once `keras_aw` is imported: the keras-hub
 classes of `keras_aw.detection.backbone` (`ResNetEncoder`, `MobileNetEncoder`,
 `FPNBackbone`) are registered with Keras under their names by stand-ins that
 import that module (and keras-hub) when a file holding one is loaded; importing
-`keras_aw.detection.backbone` registers the classes themselves.
+`keras_aw.detection.backbone` registers the classes themselves. keras-hub's
+`from_preset` looks the classes up without loading a file: in a new process,
+``import keras_aw.detection.tasks`` (which every keras-hub name here imports)
+before it.
 """
 
 import keras
@@ -43,6 +50,8 @@ from keras_aw.detection.profile import format_table2_profile, profile_table2
 _HUB_NAMES = ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone", "resnet_pyramid_outputs",
               "mobilenet_pyramid_outputs", "GraphBackbone", "encoder_from_classifier",
               "stride_levels")
+_TASK_NAMES = ("GraphImageClassifier", "ResNetEncoderImageClassifier",
+               "MobileNetEncoderImageClassifier", "FPNRetinaNetObjectDetector")
 _UPSTREAM_NAMES = ("BatchNonMaxSuppression", "correct_retinanet")
 _COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections", "check_targets",
                "to_xyxy")
@@ -54,6 +63,7 @@ class _LoadedWithBackbone:
     `keras.saving.load_model` finds it under the class's registered name and calls
     `from_config`, which imports the module (keras-hub with it; importing it
     registers the real class in this one's place) and builds the real object.
+    Backbones and tasks come from `keras_aw.detection.tasks`, which registers both.
     """
 
     def __init__(self, name, module="backbone"):
@@ -63,23 +73,26 @@ class _LoadedWithBackbone:
     def from_config(self, config):
         import importlib
 
+        if self.module in ("backbone", "tasks"):
+            importlib.import_module("keras_aw.detection.tasks")
         module = importlib.import_module(f"keras_aw.detection.{self.module}")
         return getattr(module, self.__name__).from_config(config)
 
 
 for _name, _module in (("ResNetEncoder", "backbone"), ("MobileNetEncoder", "backbone"),
                        ("FPNBackbone", "backbone"), ("GraphBackbone", "backbone"),
-                       ("BatchNonMaxSuppression", "upstream")):
+                       ("BatchNonMaxSuppression", "upstream"),
+                       *((name, "tasks") for name in _TASK_NAMES)):
     keras.saving.get_custom_objects().setdefault(f"keras_aw>{_name}",
                                                  _LoadedWithBackbone(_name, _module))
 del _name, _module
 
 
 def __getattr__(name):
-    if name in _HUB_NAMES:
-        from keras_aw.detection import backbone
+    if name in _HUB_NAMES or name in _TASK_NAMES:
+        from keras_aw.detection import backbone, tasks  # tasks: keras-hub finds them by class
 
-        return getattr(backbone, name)
+        return getattr(tasks if name in _TASK_NAMES else backbone, name)
     if name in _UPSTREAM_NAMES:
         from keras_aw.detection import upstream
 
@@ -94,7 +107,7 @@ def __getattr__(name):
 __all__ = ["FeaturePyramid", "build_retinanet", "build_encoder", "export_detector",
            "initialize_retinanet_heads",
            "DetectorExport", "profile_table2", "format_table2_profile",
-           *_HUB_NAMES, *_UPSTREAM_NAMES, *_COCO_NAMES, *detectors.MODELS]
+           *_HUB_NAMES, *_TASK_NAMES, *_UPSTREAM_NAMES, *_COCO_NAMES, *detectors.MODELS]
 
 
 def __dir__():

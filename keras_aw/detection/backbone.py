@@ -72,7 +72,10 @@ class _Encoder(keras_hub.models.FeaturePyramidBackbone):
     """
 
     def __init__(self, net, pyramid, options, dtype=None, **kwargs):
-        super().__init__(inputs=net.inputs, outputs=net.outputs, dtype=dtype, **kwargs)
+        # One output tensor, not a list of one, as keras-hub's backbones (ImageClassifier
+        # pools the output).
+        outputs = net.outputs[0] if len(net.outputs) == 1 else net.outputs
+        super().__init__(inputs=net.inputs, outputs=outputs, dtype=dtype, **kwargs)
         for key, value in options.items():
             setattr(self, key, value)
         self._options = dict(options)

@@ -116,7 +116,8 @@ def build_retinanet(
         TypeError: a non-bool `aw`.
 
     Returns:
-        A `keras_hub.models.RetinaNetObjectDetector`. Calling it returns the
+        A `keras_aw.detection.FPNRetinaNetObjectDetector` (a
+        `keras_hub.models.RetinaNetObjectDetector`). Calling it returns the
         raw ``{"bbox_regression", "cls_logits"}``; `predict` returns NMS
         detections ``{"boxes", "classes", "confidence", "num_detections"}``.
 
@@ -131,6 +132,7 @@ def build_retinanet(
     """
     keras_hub = require_keras_hub()
     from keras_aw.detection.backbone import FPNBackbone
+    from keras_aw.detection.tasks import FPNRetinaNetObjectDetector
     from keras_aw.detection.upstream import correct_retinanet
 
     check_positive_int("num_classes", num_classes)
@@ -153,7 +155,8 @@ def build_retinanet(
         confidence_threshold=confidence_threshold, max_detections=max_detections,
     )
     # keras-hub 0.32's head biases and NMS under a TF retrace: see upstream.py.
-    return correct_retinanet(keras_hub.models.RetinaNetObjectDetector(
+    # keras-hub's RetinaNet as the subclass paired with FPNBackbone: presets load by class.
+    return correct_retinanet(FPNRetinaNetObjectDetector(
         backbone=backbone, num_classes=num_classes, bounding_box_format=bounding_box_format,
         anchor_generator=anchors, pre_logits_num_conv_layers=head_conv_layers,
         prediction_decoder=decoder, dtype=dtype, name=name,

@@ -22,6 +22,7 @@ import numpy as np
 from keras_aw._graph import tensor_in
 from keras_aw.detection._hub import require_keras_hub
 from keras_aw.detection.backbone import FPNBackbone, GraphBackbone
+from keras_aw.detection.tasks import FPNRetinaNetObjectDetector
 from keras_aw.detection.upstream import batch_agnostic_decoder
 from keras_aw.layers import AWConv2D
 from keras_aw.layers.identity import identity_init, identity_value
@@ -94,7 +95,8 @@ def retinanet_to_aw(detector, aw=True, attention=None, cbam="full", identity_sta
             the outputs equal the source's before fine-tuning.
 
     Returns:
-        The new `keras_hub.models.RetinaNetObjectDetector` (not compiled).
+        The new detector, a `keras_aw.detection.FPNRetinaNetObjectDetector` (keras-hub's
+        `RetinaNetObjectDetector` on an `FPNBackbone`; not compiled).
 
     Raises:
         TypeError: `detector` is not a keras-hub RetinaNet with a `RetinaNetBackbone`.
@@ -146,7 +148,7 @@ def retinanet_to_aw(detector, aw=True, attention=None, cbam="full", identity_sta
         decoder = batch_agnostic_decoder(decoder)
     else:
         decoder = keras.layers.deserialize(keras.layers.serialize(decoder))
-    new = keras_hub.models.RetinaNetObjectDetector(
+    new = FPNRetinaNetObjectDetector(
         backbone=backbone, num_classes=detector.num_classes,
         bounding_box_format=detector.bounding_box_format,
         anchor_generator=keras.layers.deserialize(

@@ -1,4 +1,4 @@
-"""``keras-aw export``: a saved model to .keras, SavedModel, TFLite or ONNX, checked.
+"""``keras-aw export``: a saved model to .keras, SavedModel, TFLite, ONNX or a keras-hub preset.
 
 Keras and keras_aw are imported when the command runs (the command line's lazy start).
 """
@@ -13,7 +13,9 @@ def cmd_export(args):
     model = load_model_file(args.model)
     result = deploy.export(model, args.output, format=args.format, batch_size=args.batch_size)
     batch = "dynamic batch" if result.batch_size is None else f"batch {result.batch_size}"
-    if deploy.is_detector(model):
+    if args.format in deploy.HUB_FORMATS:
+        batch = "keras-hub preset, loaded back with from_preset"
+    elif deploy.is_detector(model):
         batch += ", raw predictions before NMS"
     via = ("" if result.backend == keras.backend.backend()
            else f", by a {result.backend}-backend subprocess")

@@ -176,7 +176,8 @@ def convert_to_aw(model, select=None, identity_start=True, **awconv_kwargs):
         raise ValueError(
             "convert_to_aw: `select` matched no Conv2D layer of model "
             f"{model.name!r}, so there is nothing to convert (the default selects "
-            "plain 3x3 Conv2D layers with groups=1)"
+            "plain 3x3 Conv2D layers with groups=1; Conv2D layers inside custom "
+            "(subclassed) layers are not visited)"
         )
     for source, new, convert in pairs:
         if convert:
@@ -187,7 +188,8 @@ def convert_to_aw(model, select=None, identity_start=True, **awconv_kwargs):
                 new.bias.assign(_copy(source.bias))
             if a0 is not None:
                 identity_init(new, a0, residual)
-        elif source.weights:
+        elif isinstance(source, keras.layers.Layer) and source.weights:
+            # (plain operations of the graph, e.g. `x + 3.0` or `ops.pad`, hold no weights)
             new.set_weights(source.get_weights())
     if isinstance(getattr(model, "pyramid_outputs", None), dict) and model.pyramid_outputs:
         # A keras-hub FeaturePyramidBackbone: keep it one (pyramid_outputs, saving).

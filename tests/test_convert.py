@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import keras_aw
-from helpers import (calibrate_batchnorm, images, keras_outputs, randomize_batchnorm, rel_err,
-                     to_numpy)
+from helpers import (assert_same_outputs, call_outputs, calibrate_batchnorm, images, keras_outputs,
+                     randomize_batchnorm, rel_err, run_model_test, to_numpy)
 from keras_aw import AWConv2D, convert_to_aw
 from keras_aw.convert import DEFAULT_IDENTITY_ATTENTION
 
@@ -202,6 +202,96 @@ def test_converted_model_trains():
         a = to_numpy(layer.attention_maps(probe))
         assert np.ptp(a, axis=0).max() > 1e-3 * DEFAULT_IDENTITY_ATTENTION  # per-sample now
     # (saving a converted model: tests/test_portability.py)
+
+
+# ----------------------------------------------------------------------- graph shapes
+# Each converted graph starts equal to its source (each AW layer scales its output by
+# 1 + 1e-6, at most three in a row here), trains one step, and round-trips through .keras.
+
+
+def conv3(filters, name, **kwargs):
+    return keras.layers.Conv2D(filters, 3, padding="same", name=name, **kwargs)
+
+
+def check_graph_conversion(model, x, tmp_path, expected_aw, y):
+    expected = call_outputs(model, x)
+    aw = convert_to_aw(model)
+    converted = aw_layers(aw)
+    assert sorted(l.name for l in converted) == sorted(expected_aw)
+    assert_same_outputs(call_outputs(aw, x), expected, max_rel_err=1e-5)
+    run_model_test(aw, x, tmp_path, train=(y, keras.optimizers.SGD(0.01), "mse"),
+                   must_train=converted)
+    return aw
+
+
+def test_graph_with_plain_operations(tmp_path):
+    """Operations that are not layers (x + 3.0, ops.pad, ops.multiply) are kept as they are."""
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((10, 10, 3))
+    x = conv3(8, "c1")(inputs)
+    x = x * keras.ops.relu6(x + 3.0) / 6.0  # hard-swish as MobileNetV3 writes it
+    x = keras.ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    x = keras.layers.Conv2D(8, 3, name="c2")(x)
+    gate = keras.ops.sigmoid(keras.layers.Conv2D(8, 1, name="gate")(x))
+    x = keras.ops.multiply(x, gate)
+    outputs = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, outputs, name="plain_ops")
+    x = images(2, 10, seed=1)
+    aw = check_graph_conversion(model, x, tmp_path, ["c1", "c2"], np.zeros((2, 8), "float32"))
+    assert not aw_layers(model)
+
+
+def test_graph_with_shared_layer(tmp_path):
+    """A layer called at several places stays one layer, converted once."""
+    keras.utils.set_random_seed(6)
+    inputs = keras.Input((8, 8, 4))
+    shared = conv3(4, "shared", activation="relu")
+    a = shared(inputs)
+    b = shared(keras.layers.Conv2D(4, 1, name="mix")(inputs))
+    x = keras.layers.Add()([shared(a), b])
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
+    x = images(2, 8, seed=2, channels=4)
+    aw = check_graph_conversion(model, x, tmp_path, ["shared"], np.zeros((2, 4), "float32"))
+    assert len([l for l in aw.layers if l.name == "shared"]) == 1
+
+
+def test_graph_with_nested_models(tmp_path):
+    """Functional and Sequential models inside a model (one of them called twice)."""
+    keras.utils.set_random_seed(7)
+    block_in = keras.Input((8, 8, 4))
+    block = keras.Model(block_in, keras.layers.ReLU()(conv3(4, "block_conv")(block_in) + block_in),
+                        name="block")
+    stem = keras.Sequential([keras.Input((8, 8, 3)), conv3(4, "stem_conv"),
+                             keras.layers.BatchNormalization(name="stem_bn")], name="stem")
+    inputs = keras.Input((8, 8, 3))
+    x = block(block(stem(inputs)))
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x), name="nested")
+    randomize_batchnorm(model, 7)
+    x = images(2, 8, seed=3)
+    aw = check_graph_conversion(model, x, tmp_path, ["block_conv", "stem_conv"],
+                                np.zeros((2, 4), "float32"))
+    assert isinstance(aw.get_layer("stem"), keras.Sequential)
+    assert isinstance(aw.get_layer("block").get_layer("block_conv"), AWConv2D)
+
+
+def test_graph_with_several_inputs_and_outputs(tmp_path):
+    """Two inputs, two named outputs (a dict), a 3x3 convolution on each branch."""
+    keras.utils.set_random_seed(8)
+    image = keras.Input((8, 8, 3), name="image")
+    depth = keras.Input((8, 8, 1), name="depth")
+    a = conv3(6, "image_conv", activation="relu")(image)
+    b = conv3(6, "depth_conv", activation="relu")(depth)
+    fused = keras.layers.Concatenate()([a, b])
+    outputs = {
+        "logits": keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D()(fused)),
+        "mask": keras.layers.Conv2D(1, 3, padding="same", name="mask")(fused),
+    }
+    model = keras.Model({"image": image, "depth": depth}, outputs, name="two_in_two_out")
+    rng = np.random.RandomState(4)
+    x = {"image": images(2, 8, seed=4), "depth": rng.rand(2, 8, 8, 1).astype("float32")}
+    y = {"logits": np.zeros((2, 3), "float32"), "mask": np.zeros((2, 8, 8, 1), "float32")}
+    aw = check_graph_conversion(model, x, tmp_path, ["depth_conv", "image_conv", "mask"], y)
+    assert sorted(aw.output) == ["logits", "mask"]
 
 
 # ----------------------------------------------------------------------- bad input

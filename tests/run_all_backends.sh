@@ -15,6 +15,10 @@
 #   multiprocess         starts real processes on loopback (a few minutes per backend).
 #   slow                 end-to-end runs (the examples, other Python processes, every
 #                        multiprocess test): run here; -m "not slow" for a quick loop.
+#   extended             cases past CI's time budget (the largest keras.applications
+#                        families of the convert_to_aw zoo, AWResNet50 at 224 through
+#                        the imagenet recipe): deselected here unless KERAS_AW_EXTENDED=1;
+#                        CONTRIBUTING.md records when they last ran and what they showed.
 # Everything else runs under every backend. tests/test_compat.py loads the keras_aw
 # 0.2.0 `.keras` files under every backend.
 # Extra arguments go to pytest under every backend (a `-m` among them replaces the
@@ -24,10 +28,15 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
 status=0
 for backend in tensorflow jax torch; do
-    if [ "$backend" = tensorflow ]; then
-        filter=()
+    if [ "${KERAS_AW_EXTENDED:-0}" = 1 ]; then
+        extended=""
     else
-        filter=(-m "not backend_independent")
+        extended="not extended"
+    fi
+    if [ "$backend" = tensorflow ]; then
+        filter=(${extended:+-m "$extended"})
+    else
+        filter=(-m "not backend_independent${extended:+ and $extended}")
     fi
     echo "=== KERAS_BACKEND=$backend ${filter[*]:-} ==="
     KERAS_BACKEND=$backend "$PYTHON" -m pytest tests "${filter[@]}" "$@"

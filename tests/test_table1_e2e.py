@@ -7,7 +7,7 @@ The issue's command (AWResNet50 at 224) runs for two steps (two epochs of one st
 256 images, L2 1e-4, x0.1 every 30 epochs), top-1/top-5 in the history, the last and best
 checkpoints. Resuming, evaluating and two processes use AWSmallCNN at 32 on the same
 recipe and pipeline on every backend (AWResNet50 at 224 compiles for minutes on a 2-core CPU,
-so it runs under one backend: the `single_backend` marker). A split whose
+so it runs under one backend and only with KERAS_AW_EXTENDED=1: `single_backend`, `extended`). A split whose
 labels are all -1 (imagenet2012's "test") is refused naming it.
 """
 
@@ -36,6 +36,7 @@ def _json(path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 @pytest.mark.single_backend(reason="AWResNet50 at 224 compiles for 2-4 minutes per backend on "
                             "2 cores; the recipe's pipeline, recipe.json and checkpoints run "
                             "on every backend through AWSmallCNN below")

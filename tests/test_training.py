@@ -149,7 +149,7 @@ def test_load_model_file_imports_keras_hub_only_for_a_detector(tmp_path):
 
     detector = tmp_path / "detector.keras"
     small_detector({"aw": True}).save(detector)
-    assert _loaded_in_fresh_process(detector) == "RetinaNetObjectDetector True"
+    assert _loaded_in_fresh_process(detector) == "FPNRetinaNetObjectDetector True"
 
 
 @pytest.mark.backend_independent

@@ -51,7 +51,7 @@ def reference(out, epochs, model="AWSmallCNN", batch_size=16, image_size=16, num
     with distribute.distribution(bool(cpu_devices), batch_size):
         net = training.TASKS["classification"].new_model(
             registry.parse_spec(model), image_size, data["num_classes"],
-            recipe.DEFAULT_LEARNING_RATE)
+            recipe.resolve("demo", batch_size, epochs=epochs))
         if sync_batchnorm:
             distribute.synchronize_batchnorm(net)
         if splits > 1:

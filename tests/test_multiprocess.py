@@ -454,7 +454,8 @@ def test_train_killed_resumed_on_two_processes_equals_one_process(tmp_path, tiny
     state = json.loads((run / "state.json").read_text())
     assert state["epochs_done"] == 1 and [r["epoch"] for r in state["history"]] == [1]
     assert sorted(p.name for p in run.iterdir()) == [
-        "checkpoint.keras", "history.csv", "state.json", "training_curve.png"], report
+        "checkpoint.keras", "history.csv", "recipe.json", "state.json", "training_curve.png"], \
+        report
     kill_seconds = time.monotonic() - start
 
     # The same processes then train 1 epoch on a prepared tfds set, each reading its part.
@@ -472,7 +473,8 @@ def test_train_killed_resumed_on_two_processes_equals_one_process(tmp_path, tiny
         "run/checkpoint.keras", "run/checkpoint.keras", "run/model.keras",
         "tiny/checkpoint.keras", "tiny/model.keras"]
     assert sorted(p.name for p in run.iterdir()) == [
-        "checkpoint.keras", "history.csv", "model.keras", "state.json", "training_curve.png"]
+        "checkpoint.keras", "history.csv", "model.keras", "recipe.json", "state.json",
+        "training_curve.png"]
     state = json.loads((run / "state.json").read_text())
     assert [r["epoch"] for r in state["history"]] == [1, 2]
     # The logged metrics are the global ones: the same on both processes (each computes its

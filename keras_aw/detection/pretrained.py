@@ -63,7 +63,7 @@ def _error_value(argument, value, problem):
 
 
 def _scale_offset(normalization, input_scale, converter=None):
-    """Per-channel (scale, offset) so that ``images * scale + offset`` is what the weights expect."""
+    """Per-channel (scale, offset): ``images * scale + offset`` is what the weights expect."""
     if normalization == "caffe":
         scale, offset = [1.0] * 3, [-m for m in CAFFE_MEAN_RGB]
     elif normalization == "imagenet":

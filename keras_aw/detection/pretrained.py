@@ -429,7 +429,7 @@ def freeze_encoder(encoder, batchnorm=True, stages=1):
     layers = list(_graph_layers(encoder))
     if stages is not None:
         found = {_stage(layer.name) for layer in layers if layer.weights} - {None}
-        if 0 not in found:
+        if 0 not in found or len(found) < 2:  # a stem and stages, by ResNet names
             raise ValueError(f"`stages`: the stages of {encoder.name!r} cannot be told by layer "
                              "name (a ResNet layout is needed); pass stages=None; received "
                              f"stages={stages!r}")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from detection_helpers import TINY
-from helpers import BACKEND, to_numpy
+from helpers import BACKEND, keras_round_trip, to_numpy
 
 keras_hub = pytest.importorskip("keras_hub")
 
@@ -157,6 +157,14 @@ def test_detector_on_a_keras_applications_encoder(r50_files):
     assert np.all(np.isfinite(to_numpy(out["cls_logits"])))
     with pytest.raises(ValueError, match=r"image_shape=\(128, 128, 3\)"):
         build_retinanet(encoder, 3, **dict(TINY, image_shape=(128, 128, 3)))
+
+
+def test_detector_on_a_pretrained_encoder_saves_and_loads(r50_files, tmp_path):
+    """`keras-aw train` saves the detector as .keras: the encoder and its normalization too."""
+    det = build_retinanet(load_encoder(r50_files["weights.h5"], SHAPE), 3, **TINY)
+    x = np.random.default_rng(3).uniform(0, 255, (2, *SHAPE)).astype("float32")
+    loaded = keras_round_trip(det, tmp_path, x, rtol=1e-5, atol=1e-5)
+    assert loaded.backbone.image_encoder.network.get_layer("input_normalization") is not None
 
 
 # --- a keras_aw encoder's weights, a keras_aw classifier ------------------------------

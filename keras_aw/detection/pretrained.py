@@ -416,6 +416,14 @@ def freeze_encoder(encoder, batchnorm=True, stages=1):
         TypeError: `encoder` is not a Keras model; a non-bool `batchnorm`.
         ValueError: a bad `stages`, or ``stages`` given for an encoder whose stages
             cannot be told by name, or more stages than it has.
+
+    Example:
+
+    >>> from keras_aw.detection import ResNetEncoder
+    >>> enc = freeze_encoder(ResNetEncoder((1, 1, 1, 1), image_shape=(64, 64, 3)))
+    >>> [enc.get_layer(n).trainable for n in ("conv1_conv", "conv2_block1_1_conv",
+    ...                                        "conv3_block1_1_conv", "conv3_block1_1_bn")]
+    [False, False, True, False]
     """
     if not isinstance(encoder, keras.Model):
         raise TypeError(f"`encoder` must be a Keras model (an encoder, an FPNBackbone or a "

@@ -180,12 +180,13 @@ def _new_detector(spec, image_size, num_classes, resolved, encoder_weights=None)
     image_shape = (image_size, image_size, 3)
     kwargs = {}
     if encoder_weights is not None:
-        # The paper's way: an encoder pretrained as a classifier (e.g. `keras-aw train` on
-        # the Shapes classification set), its pyramid levels where its strides say.
-        from keras_aw.detection import encoder_from_classifier
+        # The paper's way: an encoder pretrained as a classifier (a `keras-aw train` .keras
+        # file, its pyramid levels where its strides say), or an ImageNet ResNet (a keras-hub
+        # preset, a keras.applications weights file): see `load_encoder`.
+        from keras_aw.detection import load_encoder
 
-        kwargs["encoder"] = encoder_from_classifier(
-            encoder_weights, image_shape=image_shape, input_scale=1.0 / DETECTOR_INPUT_SCALE)
+        kwargs["encoder"] = load_encoder(
+            encoder_weights, image_shape, input_scale=1.0 / DETECTOR_INPUT_SCALE)
     return recipe.compile_detector(
         spec.build(num_classes=num_classes, image_shape=image_shape, **kwargs),
         resolved["learning_rate"]["value"])

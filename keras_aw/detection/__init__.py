@@ -8,6 +8,9 @@
 - `build_retinanet` and the registered variants (`FPNResNet101`,
   `AWFPNResNet101`, ..., `AWCBAMFPNResNetSmall`): RetinaNet detectors.
 - `encoder_from_classifier`, `GraphBackbone`: a trained classifier as an encoder.
+- `load_encoder`, `freeze_encoder`: an ImageNet-pretrained encoder (keras-hub preset,
+  keras.applications ResNet weights file, keras_aw weights or classifier) and
+  Detectron2's fine-tuning freezes (module `keras_aw.detection.pretrained`).
 - `GraphImageClassifier`, `ResNetEncoderImageClassifier`,
   `MobileNetEncoderImageClassifier`, `FPNRetinaNetObjectDetector`: keras-hub
   tasks on those backbones, so that keras-hub presets load by class (module
@@ -53,6 +56,7 @@ _HUB_NAMES = ("ResNetEncoder", "MobileNetEncoder", "FPNBackbone", "resnet_pyrami
 _TASK_NAMES = ("GraphImageClassifier", "ResNetEncoderImageClassifier",
                "MobileNetEncoderImageClassifier", "FPNRetinaNetObjectDetector")
 _UPSTREAM_NAMES = ("BatchNonMaxSuppression", "correct_retinanet")
+_PRETRAINED_NAMES = ("load_encoder", "freeze_encoder")
 _COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections", "check_targets",
                "to_xyxy")
 
@@ -93,6 +97,10 @@ def __getattr__(name):
         from keras_aw.detection import backbone, tasks  # tasks: keras-hub finds them by class
 
         return getattr(tasks if name in _TASK_NAMES else backbone, name)
+    if name in _PRETRAINED_NAMES:
+        from keras_aw.detection import pretrained, tasks  # noqa: F401  (tasks: as above)
+
+        return getattr(pretrained, name)
     if name in _UPSTREAM_NAMES:
         from keras_aw.detection import upstream
 
@@ -107,7 +115,8 @@ def __getattr__(name):
 __all__ = ["FeaturePyramid", "build_retinanet", "build_encoder", "export_detector",
            "initialize_retinanet_heads",
            "DetectorExport", "profile_table2", "format_table2_profile",
-           *_HUB_NAMES, *_TASK_NAMES, *_UPSTREAM_NAMES, *_COCO_NAMES, *detectors.MODELS]
+           *_HUB_NAMES, *_TASK_NAMES, *_PRETRAINED_NAMES, *_UPSTREAM_NAMES, *_COCO_NAMES,
+           *detectors.MODELS]
 
 
 def __dir__():

@@ -52,6 +52,14 @@ def build_encoder(encoder, image_shape, dtype=None):
     from keras_aw.detection.backbone import MobileNetEncoder, ResNetEncoder
 
     if not isinstance(encoder, str):
+        inputs = getattr(encoder, "inputs", None) or [None]
+        known = tuple(getattr(inputs[0], "shape", (None,))[1:])
+        if image_shape is not None and len(known) == len(image_shape) and any(
+                k is not None and s is not None and k != s for k, s in zip(known, image_shape)):
+            raise ValueError(
+                f"the encoder {getattr(encoder, 'name', encoder)!r} takes images of shape "
+                f"{known}, not image_shape={tuple(image_shape)}: build it (e.g. "
+                "`load_encoder(..., image_shape=...)`) for the detector's image shape")
         return encoder
     if encoder not in ENCODERS:
         raise ValueError(
@@ -88,8 +96,10 @@ def build_retinanet(
     Args:
         encoder: "resnet101" (the paper's backbone), "resnet50", "resnet152",
             "resnet_small", "mobilenet", or a keras-hub
-            `FeaturePyramidBackbone` (e.g. a `ResNetEncoder`). Named encoders
-            are plain (no AW, no attention), as in the paper.
+            `FeaturePyramidBackbone` (e.g. a `ResNetEncoder`, or an
+            ImageNet-pretrained one from `keras_aw.detection.load_encoder`) built
+            for `image_shape` (a ValueError otherwise). Named encoders are plain
+            (no AW, no attention), as in the paper.
         num_classes: number of object classes (class ids 0 .. num_classes - 1).
         image_shape: (H, W, 3), channels last. AW variants need H and W.
             Defaults to (512, 512, 3).

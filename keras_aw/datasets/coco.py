@@ -190,10 +190,18 @@ def load_coco(split="validation", image_size=DEFAULT_CANVAS, max_objects=100,
         return ds.map(lambda ex: preprocess_example(ex, image_size, max_objects,
                                                     bounding_box_format),
                       num_parallel_calls=tf.data.AUTOTUNE)
-    coins = tf.data.Dataset.random(seed=seed).map(lambda r: tf.equal(r % 2, 1))
-    return tf.data.Dataset.zip((ds, coins)).map(
-        lambda ex, flip: preprocess_example(ex, image_size, max_objects, bounding_box_format,
-                                            flip),
+    # a coin per example: stateless, from (seed, part's index, example's index) when seeded
+    offset = 0 if part is None else _check_part(part)[1] << 40
+
+    def coin(index):
+        if seed is None:
+            return tf.random.uniform([]) < 0.5
+        key = tf.stack([tf.constant(seed, tf.int64), index + offset])
+        return tf.random.stateless_uniform([], seed=key) < 0.5
+
+    return ds.enumerate().map(
+        lambda index, ex: preprocess_example(ex, image_size, max_objects, bounding_box_format,
+                                             coin(index)),
         num_parallel_calls=tf.data.AUTOTUNE)
 
 

@@ -339,12 +339,14 @@ class CocoEvaluator:
             size = np.array([self._images[i][::-1] * 2 for i in ids], np.float64)
             xyxy = np.clip(xyxy, 0.0, size[:, None, :])
         valid = labels >= 0
+        categories = np.zeros(labels.shape, np.int64)
+        categories[valid] = self._categories(labels[valid], "labels")
         if clip:
             valid &= (xyxy[..., 2] > xyxy[..., 0]) & (xyxy[..., 3] > xyxy[..., 1])
         xyxy = xyxy[valid]
         image = np.broadcast_to(np.asarray(ids, np.float64)[:, None], labels.shape)[valid]
         rows = np.column_stack([image, xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2], scores[valid],
-                                self._categories(labels[valid], "labels")])
+                                categories[valid]])
         self._detections.append(rows.reshape(-1, 7))
 
     # ------------------------------------------------------------------ state

@@ -1,7 +1,8 @@
 """Memory of streaming COCO evaluation (`evaluate_coco` + `CocoEvaluator`) at two split sizes.
 
 Run: KERAS_BACKEND=tensorflow python benchmarks/coco_eval_memory.py [--sizes 500 5000]
-     [--canvas 512] [--output benchmarks/results/coco_eval_memory.json]
+     [--canvas 512] [--categories-per-pass 10]
+     [--output benchmarks/results/coco_eval_memory.json]
 
 Each split size runs in its own fresh process (resident-memory high-water marks are
 per process). The split is synthetic and COCO-shaped: `--canvas`-square float32
@@ -17,8 +18,8 @@ resident memory, Linux):
 - ``stream_growth_mb``: ``stream_peak_mb - before_mb``, what streaming the split costs;
 - ``state_mb``: the evaluator's own arrays (ground truth and detections, 8 and 7
   float64 per object);
-- ``result_peak_mb``: the peak during ``result()`` (pycocotools' COCOeval over all
-  detections; the high-water mark is reset before it);
+- ``result_peak_mb``: the peak during ``result()`` (pycocotools' COCOeval,
+  `--categories-per-pass` categories at a time; the high-water mark is reset before it);
 - ``images_as_array_mb``: what holding the split's images as one float32 array (the
   old ``evaluate_detector`` way) would take, for comparison.
 """
@@ -102,7 +103,7 @@ def stub_detector(canvas):
     return model
 
 
-def child(num_images, canvas, batch):
+def child(num_images, canvas, batch, per_pass):
     import numpy as np
 
     from keras_aw.detection.evaluation import CocoEvaluator, evaluate_coco, predict_detections
@@ -122,7 +123,7 @@ def child(num_images, canvas, batch):
     detections = len(evaluator._detections[0])
     _reset_peak()
     start = time.perf_counter()
-    metrics = evaluator.result()
+    metrics = evaluator.result(categories_per_pass=per_pass or None)
     result_s = time.perf_counter() - start
     print(json.dumps(dict(
         images=num_images, canvas=canvas, detections=detections,
@@ -142,14 +143,17 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 5000])
     parser.add_argument("--canvas", type=int, default=512)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--categories-per-pass", type=int, default=10,
+                        help="CocoEvaluator.result's categories_per_pass (0: all at once)")
     parser.add_argument("--output", default=DEFAULT_OUTPUT)
-    parser.add_argument("--child", nargs=3, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(*args.child)
     rows = []
     for size in args.sizes:
-        rows.append(run_child(__file__, size, args.canvas, args.batch))
+        rows.append(run_child(__file__, size, args.canvas, args.batch,
+                              args.categories_per_pass))
         print(rows[-1], flush=True)
     print(" | ".join(COLUMNS))
     for row in rows:
@@ -158,8 +162,9 @@ def main():
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:
         json.dump({"machine": machine(), "canvas": args.canvas, "batch": args.batch,
-                   "detections_per_image": DETECTIONS, "columns": list(COLUMNS), "rows": rows},
-                  f, indent=1)
+                   "detections_per_image": DETECTIONS,
+                   "categories_per_pass": args.categories_per_pass or None,
+                   "columns": list(COLUMNS), "rows": rows}, f, indent=1)
     print(f"wrote {os.path.abspath(args.output)}")
 
 

@@ -81,6 +81,11 @@ def test_ap_equals_pycocotools_on_written_detections(tiny_coco_dir, tmp_path):
     expected = pycocotools_stats(write_instances(tmp_path), path)
     assert result == pytest.approx(expected, abs=1e-9)
     assert 0.05 < result["AP"] < 0.95 and 0.05 < result["AP50"] < 1
+    # COCOeval over a few categories at a time: the same averages
+    for per_pass in (None, 1, 7):
+        assert evaluator.result(categories_per_pass=per_pass) == pytest.approx(result, abs=1e-9)
+    with pytest.raises(ValueError, match="categories_per_pass"):
+        evaluator.result(categories_per_pass=0)
     written = json.loads(path.read_text())
     categories = {c for c, _ in tiny_coco.CATEGORIES}
     assert written and all(d["category_id"] in categories for d in written)

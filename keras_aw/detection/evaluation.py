@@ -23,7 +23,7 @@ import json
 
 import numpy as np
 
-from keras_aw._validation import check_choice
+from keras_aw._validation import check_choice, check_positive_int
 from keras_aw.detection._hub import require_pycocotools
 from keras_aw.utils.boxes import convert_boxes
 from keras_aw.vocabulary import BOX_FORMATS, COCO_CATEGORY_IDS, DEFAULT_BOX_FORMAT
@@ -425,28 +425,68 @@ class CocoEvaluator:
                                  "area": float(row[7])} for k, row in enumerate(gt)],
                 "categories": [{"id": int(c), "name": str(c)} for c in categories]}
 
-    def result(self):
+    def result(self, categories_per_pass=10):
         """``{"AP", "AP50", "AP75", "APs", "APm", "APl"}``: pycocotools' COCOeval ("bbox").
 
         Fractions in [0, 1] (the paper prints them x100); 0.0 where nothing was
         detected, or (COCOeval's -1) where no ground truth falls in a size range.
+
+        Args:
+            categories_per_pass: COCOeval runs on this many categories at a time
+                (None: all at once). COCO's precision is computed per category, so
+                the passes' precision tables side by side are the one-pass table and
+                the averages are the same; COCOeval's memory, which grows with the
+                detections it holds, is divided by the number of passes.
         """
         COCO, COCOeval = require_pycocotools()
         self._compact()
-        if not len(self._detections[0]) or not len(self._ground_truth[0]):
+        detections = self._detections[0]
+        if not len(detections) or not len(self._ground_truth[0]):
             return dict.fromkeys(COCO_METRICS, 0.0)
+        if categories_per_pass is not None:
+            check_positive_int("categories_per_pass", categories_per_pass)
+        precision = []
         with contextlib.redirect_stdout(io.StringIO()):
             coco_gt = COCO()
             coco_gt.dataset = self.ground_truth()
             coco_gt.createIndex()
-            coco_dt = coco_gt.loadRes(self._detections[0])
-            evaluator = COCOeval(coco_gt, coco_dt, "bbox")
-            evaluator.evaluate()
-            evaluator.accumulate()
-            evaluator.summarize()
+            categories = sorted(coco_gt.getCatIds())
+            step = categories_per_pass or len(categories)
+            for first in range(0, len(categories), step):
+                chunk = categories[first:first + step]
+                rows = detections[np.isin(detections[:, 6], chunk)]
+                if len(rows):
+                    coco_dt = coco_gt.loadRes(rows)
+                else:  # (loadRes refuses an empty list)
+                    coco_dt = COCO()
+                    coco_dt.dataset = dict(coco_gt.dataset, annotations=[])
+                    coco_dt.createIndex()
+                evaluator = COCOeval(coco_gt, coco_dt, "bbox")
+                evaluator.params.catIds = chunk
+                evaluator.evaluate()
+                evaluator.accumulate()
+                precision.append(evaluator.eval["precision"])
+                del coco_dt, evaluator.evalImgs
+        stats = summarize_precision(np.concatenate(precision, axis=2), evaluator.params)
         # rounded to 10 decimals: COCOeval's averaging leaves 0.9999999999999998 for 1
-        return {k: round(max(float(v), 0.0), 10)
-                for k, v in zip(COCO_METRICS, evaluator.stats[:6])}
+        return {k: round(max(float(v), 0.0), 10) for k, v in zip(COCO_METRICS, stats)}
+
+
+def summarize_precision(precision, params):
+    """COCOeval.summarize's first six stats from its (T, R, K, A, M) precision table.
+
+    AP over IoU .50:.95, at .50, at .75, then small, medium, large (maxDets 100); the
+    mean of the entries above -1 (COCOeval's "no ground truth"), -1 if none.
+    """
+    def average(iou=None, area="all"):
+        table = precision[..., params.areaRngLbl.index(area), params.maxDets.index(100)]
+        if iou is not None:
+            table = table[np.where(iou == params.iouThrs)[0]]
+        table = table[table > -1]
+        return float(np.mean(table)) if table.size else -1.0
+
+    return [average(), average(0.5), average(0.75), average(area="small"),
+            average(area="medium"), average(area="large")]
 
 
 def evaluate_coco(model, dataset, batch_size=8, evaluator=None):

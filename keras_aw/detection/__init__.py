@@ -23,7 +23,8 @@
 - `export_detector`: raw predictions to SavedModel / TFLite, checked for parity
   (`keras_aw.deploy`, the implementation of `keras_aw.export`).
 - `profile_table2`: parameters and GFLOPs of the Table 2 backbones.
-- `coco_metrics`, `evaluate_detector`: COCO AP / AP50 / AP75 with pycocotools.
+- `coco_metrics`, `evaluate_detector`: COCO AP / AP50 / AP75 with pycocotools;
+  `CocoEvaluator`, `evaluate_coco`: streaming COCO evaluation of a split.
 
 keras-hub and pycocotools are the optional extra: ``pip install "keras-aw[detection]"``.
 Importing this package imports neither (``import keras_aw`` imports it, so the
@@ -58,7 +59,7 @@ _TASK_NAMES = ("GraphImageClassifier", "ResNetEncoderImageClassifier",
 _UPSTREAM_NAMES = ("BatchNonMaxSuppression", "correct_retinanet")
 _PRETRAINED_NAMES = ("load_encoder", "freeze_encoder")
 _COCO_NAMES = ("coco_metrics", "evaluate_detector", "predict_detections", "check_targets",
-               "to_xyxy")
+               "to_xyxy", "CocoEvaluator", "evaluate_coco")
 
 
 class _LoadedWithBackbone:

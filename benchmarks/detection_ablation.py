@@ -211,14 +211,15 @@ def render(data):
     return "\n".join(out)
 
 
-def write_doc(data, path=DOC):
+def write_doc(data, path=None):
+    path = path or DOC
     with open(path) as f:
         text = f.read()
     with open(path, "w") as f:
         f.write(replace_table(text, render(data), path))
 
 
-def replace_table(text, table, path=DOC):
+def replace_table(text, table, path="the text"):
     """`text` with the part between its two markers replaced by `table`."""
     if text.count(MARK) != 2:
         raise ValueError(f"{path} must hold the two {MARK} markers")
@@ -227,13 +228,18 @@ def replace_table(text, table, path=DOC):
     return head + table + tail
 
 
-def committed_table(path=DOC):
-    """The table between the markers of `path`, markers included."""
-    with open(path) as f:
+def committed_table(path=None):
+    """The table between the markers of `path` (docs/table2.md), markers included."""
+    with open(path or DOC) as f:
         text = f.read()
     head, _, rest = text.partition(MARK)
     body, _, _ = rest.partition(MARK)
     return MARK + body + MARK
+
+
+def results_file():
+    """The study's results: the five-variant file once written, else the committed four."""
+    return RESULTS if os.path.exists(RESULTS) else os.path.join(ROOT, CARRIED["results"])
 
 
 def carry_over(path=CARRIED["results"]):
@@ -264,7 +270,7 @@ def main(argv=None):
                         help="regenerate docs/table2.md from the results JSON")
     args = parser.parse_args(argv)
     if args.report:
-        with open(RESULTS) as f:
+        with open(results_file()) as f:
             write_doc(json.load(f))
         return 0
     import keras

@@ -268,11 +268,23 @@ def main(argv=None):
                                                        "progress.json"))
     parser.add_argument("--report", action="store_true",
                         help="regenerate docs/table2.md from the results JSON")
+    parser.add_argument("--recheck", action="append", metavar="VARIANT:SEED",
+                        help="rerun this committed run as a reproducibility check (repeatable; "
+                        "default: " + ", ".join(f"{v}:{s}" for v, s in RECHECK) + ")")
     args = parser.parse_args(argv)
     if args.report:
         with open(results_file()) as f:
             write_doc(json.load(f))
         return 0
+    rechecks = () if args.fast else RECHECK
+    if args.recheck and not args.fast:
+        rechecks = [(v, s) for v, _, s in (x.rpartition(":") for x in args.recheck)]
+        committed = [v for v in VARIANTS if v != "AW-FPN-plain"]
+        unknown = [x for x in rechecks if x[0] not in committed or x[1] not in map(str, SEEDS)]
+        if unknown:
+            raise ValueError(f"`--recheck` must name VARIANT:SEED of {committed} and "
+                             f"{list(SEEDS)}; received {unknown}")
+        rechecks = [(v, int(s)) for v, s in rechecks]
     import keras
 
     import detection as ex
@@ -287,7 +299,6 @@ def main(argv=None):
         progress.setdefault("rechecks", [])
     elif not args.fast:
         progress = carry_over()  # the protocol addition of 2026-12-07: not rerun
-    rechecks = () if args.fast else RECHECK
     done = {(r["variant"], r["seed"]) for r in progress["runs"]}
     checked = {(r["variant"], r["seed"]) for r in progress["rechecks"]}
 

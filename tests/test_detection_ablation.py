@@ -82,5 +82,12 @@ def test_carried_over_runs_are_marked():
     data = committed_results()
     if "reproducibility" in data:  # the five-variant results: carried runs and the rerun
         assert sum("carried_over" in r for r in data["runs"]) == 12
-        assert {(c["variant"], c["seed"]) for c in data["reproducibility"]} == \
+        assert {(c["variant"], c["seed"]) for c in data["reproducibility"]} >= \
             set(detection_ablation.RECHECK)
+
+
+@pytest.mark.parametrize("bad", ["FPN:7", "AW-FPN-plain:0", "nothing", "FPN:x"])
+def test_recheck_names_a_committed_run(bad, tmp_path):
+    with pytest.raises(ValueError, match="--recheck"):
+        detection_ablation.main(["--recheck", bad, "--work", str(tmp_path / "w" / "p.json")])
+    assert not (tmp_path / "w").exists()

@@ -48,8 +48,8 @@ above, unchanged:
 
 Every finished run is appended to a progress file (``--work``, resumable: finished runs are
 skipped); only when all 15 runs (and the reproducibility check) are done is
-``benchmarks/results/detection_ablation_plain.json`` written and the table in docs/table2.md regenerated (between the
-``<!-- detection-ablation -->`` markers).
+``benchmarks/results/detection_ablation_plain.json`` written and the table in docs/table2.md
+regenerated (between the ``<!-- detection-ablation -->`` markers).
 
     KERAS_BACKEND=tensorflow python benchmarks/detection_ablation.py            # full, resumable
     KERAS_BACKEND=tensorflow python benchmarks/detection_ablation.py --fast     # smoke, /tmp only

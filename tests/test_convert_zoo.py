@@ -13,8 +13,8 @@ default 1e-6 makes VGG19's 16 layers in a row 1.6e-5 apart from the source by de
 1e-5 bound tests the conversion itself: weights, graph, operations.
 
 Cost: the keras.applications models run under one backend (`single_backend`), ResNet50 and
-the small keras-hub backbones under every backend; the four largest families are `extended`
-(deselected by tests/run_all_backends.sh unless KERAS_AW_EXTENDED=1).
+the small keras-hub backbones under every backend; the four largest families and NASNet are
+`extended` (deselected by tests/run_all_backends.sh unless KERAS_AW_EXTENDED=1).
 """
 
 import keras
@@ -27,7 +27,9 @@ from keras_aw._graph import flatten_layers
 
 A0 = 1e-7
 #: The largest families (1.5-3 minutes each on CI's 2 cores): run with KERAS_AW_EXTENDED=1.
-EXTENDED = {"inception_resnet_v2", "densenet", "inception_v3", "efficientnet_v2"}
+#: NASNetMobile (one AW layer, TensorFlow only) was the slowest family left in CI's run:
+#: CONTRIBUTING.md records its last runs.
+EXTENDED = {"inception_resnet_v2", "densenet", "inception_v3", "efficientnet_v2", "nasnet"}
 
 # family (the keras.applications module) -> (smallest constructor, smallest input, kwargs,
 # number of AW layers, or None where nothing is selectable)

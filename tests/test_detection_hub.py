@@ -268,7 +268,11 @@ def test_retinanet_to_aw_keeps_outputs_then_fine_tunes():
     # fine-tunes: one fit step moves the AW attention and the heads
     xs, ys = tiny_targets(4)
     ys["labels"] = np.where(ys["labels"] >= 0, ys["labels"] % 3, ys["labels"])  # 3 classes
-    aw.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-10))
+    # TensorFlow: eager, as in test_detection.py's shared detector (tracing keras-hub's
+    # RetinaNet train step takes minutes on 2 CPU cores; the traced one is tested above
+    # in test_retinanet_fits_from_a_reshuffled_tf_data_pipeline).
+    aw.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-10),
+               run_eagerly=BACKEND == "tensorflow")
     gamma = to_numpy(fpn.output_convs["P3"].attention_bn2.gamma).copy()
     history = aw.fit(xs, ys, batch_size=4, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])

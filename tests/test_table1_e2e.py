@@ -6,8 +6,10 @@ The issue's command (AWResNet50 at 224) runs for two steps (two epochs of one st
 `recipe.json` read value by value against the reference recipe (SGD, momentum 0.9, 0.1 per
 256 images, L2 1e-4, x0.1 every 30 epochs), top-1/top-5 in the history, the last and best
 checkpoints. Resuming, evaluating and two processes use AWSmallCNN at 32 on the same
-recipe and pipeline on every backend (AWResNet50 at 224 compiles for minutes on a 2-core CPU,
-so it runs under one backend and only with KERAS_AW_EXTENDED=1: `single_backend`, `extended`). A split whose
+recipe and pipeline (resuming and evaluating on every backend; two processes under one backend,
+`single_backend`: the 2-process path of every backend is tested in tests/test_multiprocess.py).
+AWResNet50 at 224 compiles for minutes on a 2-core CPU, so it runs under one backend and only
+with KERAS_AW_EXTENDED=1: `single_backend`, `extended`. A split whose
 labels are all -1 (imagenet2012's "test") is refused naming it.
 """
 
@@ -142,6 +144,10 @@ def _env(data_dir):
 
 
 @pytest.mark.multiprocess
+@pytest.mark.single_backend(reason="the 2-process training path (joining, sharded tfds input, "
+                            "process 0 writing, resume) runs under every backend in "
+                            "test_multiprocess.py; this run adds the imagenet recipe and "
+                            "pipeline, which do not differ by backend")
 def test_two_processes(tiny_imagenet2012_dir, tmp_path):
     """Two processes as a scheduler starts them (TensorFlow: TF_CONFIG; JAX: flags; PyTorch:
     torchrun), then a resume on two processes: one run directory, written by process 0."""

@@ -19,7 +19,9 @@
 #                        families of the convert_to_aw zoo, AWResNet50 at 224 through
 #                        the imagenet recipe): deselected here unless KERAS_AW_EXTENDED=1;
 #                        CONTRIBUTING.md records when they last ran and what they showed.
-# Everything else runs under every backend. tests/test_compat.py loads the keras_aw
+# Everything else runs under every backend.
+# Test files run in KERAS_AW_TEST_WORKERS parallel pytest processes (pytest-xdist, default 2;
+# one file stays in one process, so module fixtures are built once; 0 runs them in this one). tests/test_compat.py loads the keras_aw
 # 0.2.0 `.keras` files under every backend.
 # Extra arguments go to pytest under every backend (a `-m` among them replaces the
 # marker filter). Exits non-zero if any backend fails.
@@ -27,6 +29,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
 status=0
+workers=(-n "${KERAS_AW_TEST_WORKERS:-2}" --dist loadfile)
 for backend in tensorflow jax torch; do
     if [ "${KERAS_AW_EXTENDED:-0}" = 1 ]; then
         extended=""
@@ -39,7 +42,7 @@ for backend in tensorflow jax torch; do
         filter=(-m "not backend_independent${extended:+ and $extended}")
     fi
     echo "=== KERAS_BACKEND=$backend ${filter[*]:-} ==="
-    KERAS_BACKEND=$backend "$PYTHON" -m pytest tests "${filter[@]}" "$@"
+    KERAS_BACKEND=$backend "$PYTHON" -m pytest tests "${workers[@]}" "${filter[@]}" "$@"
     code=$?
     if [ "$code" -eq 5 ] && [ "${#filter[@]}" -gt 0 ]; then
         # Only possible when the extra arguments select backend-independent tests alone

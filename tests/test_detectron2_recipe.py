@@ -186,6 +186,15 @@ def test_short_coco_1x_train_on_shapes_detect(tmp_path):
     assert r["steps_per_epoch"] == 2 and r["schedule"]["run_covers_reference"] is False
     net = keras.saving.load_model(result["model"])
     assert type(net.label_encoder).__name__ == "Detectron2LabelEncoder"
+    # resumed: the saved TorchSGD (its momentum and step count) and loss come back
+    result = training.train("AWFPNResNetSmall", dataset="shapes", recipe="coco-1x",
+                            image_size=64, batch_size=4, epochs=2, steps_per_epoch=2,
+                            num_train=8, num_test=4, output=out, verbose=0, resume=True)
+    assert result["epochs_done"] == 2
+    net = keras.saving.load_model(result["model"])
+    assert type(net.optimizer).__name__ == "TorchSGD" and net.optimizer.l2_exclude
+    assert int(keras.ops.convert_to_numpy(net.optimizer.iterations)) == 4
+    assert type(net.loss["cls_logits"]).__name__ == "SigmoidFocalLoss"
 
 
 @pytest.mark.slow

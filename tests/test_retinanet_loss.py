@@ -172,7 +172,7 @@ def test_corrected_detector_round_trips(tmp_path):
     again = keras.saving.load_model(path)
     assert isinstance(again.label_encoder, Detectron2LabelEncoder)
     assert again.label_encoder.allow_low_quality_matches
-    # keras-hub's tasks compile themselves with their defaults when built (so when
-    # loaded): the recipe's compile comes again (keras_aw_tools.training does it).
-    again.compile(optimizer="sgd", **detectron2_loss(again))
+    # the saved compile comes back (FPNRetinaNetObjectDetector.compile_from_config), not
+    # the keras-hub defaults its constructor compiles with
+    assert type(again.optimizer).__name__ == "SGD"
     _check_detectron2(again)

@@ -353,7 +353,9 @@ def _build_or_resume_model(job):
         job.net = job.task.new_model(job.spec, s.image_size, data["num_classes"],
                                      job.resolved, encoder_weights=s.encoder_weights)
         if s.encoder_weights is not None:
-            job.state["encoder_weights"] = os.path.abspath(s.encoder_weights)
+            job.state["encoder_weights"] = (os.path.abspath(s.encoder_weights)  # or a preset
+                                            if os.path.exists(s.encoder_weights)
+                                            else s.encoder_weights)
     else:
         job.net = load_checkpoint(job.run.checkpoint)
         schedule = job.resolved["schedule"]

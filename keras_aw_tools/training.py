@@ -535,7 +535,9 @@ def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,
 
     Args:
         model_path: a `.keras` file.
-        dataset: "shapes" or "tfds:NAME[:SPLIT]" (detectors: "shapes").
+        dataset: "shapes" or "tfds:NAME[:SPLIT]" (detectors: "shapes" or
+            "tfds:coco/2017": val2017, the metrics also written to
+            ``coco_metrics.json`` beside `model_path`).
         batch_size: batch size.
         num_test: Shapes: the number of test images.
         seed: Shapes: the seed of the data set.
@@ -546,7 +548,8 @@ def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,
     Returns:
         Classifiers: {"loss": float, "accuracy": float} (and "top5_accuracy" for
         ``imagenet``); detectors: COCO
-        {"AP": float, "AP50": float, "AP75": float} (fractions in [0, 1]).
+        {"AP": float, "AP50": float, "AP75": float} (fractions in [0, 1]; on
+        tfds COCO also "APs", "APm", "APl").
     """
     data_spec = parse_dataset(dataset)
     model = load_model_file(model_path)

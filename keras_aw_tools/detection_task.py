@@ -54,8 +54,8 @@ def _coco_data(dataset, image_size, batch_size, seed, training, repeat, shuffle_
     """
     spec = parse_dataset(dataset)
     if (spec.name or "").split("/")[0] != "coco":
-        raise ValueError("detectors train on 'shapes' or tfds COCO ('tfds:coco/2017'); "
-                         f"received dataset={str(dataset)!r}")
+        raise ValueError("detectors train on the embedded Shapes-Detect set ('shapes') or "
+                         f"tfds COCO ('tfds:coco/2017'); received dataset={str(dataset)!r}")
     out = {"num_classes": len(coco_data.COCO_CLASS_NAMES),
            "class_names": list(coco_data.COCO_CLASS_NAMES), "coco": True,
            "test": coco_data.load_coco_evaluation(

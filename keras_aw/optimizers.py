@@ -10,7 +10,14 @@ as a per-step schedule with its boundaries in steps, optionally after a linear
 warm-up. (Keras's `PiecewiseConstantDecay` switches one step late for these
 boundaries, ``step > boundary``, and has no warm-up.)
 
+`StepDecay`'s warm-up is the classic recipe's ramp from 0 (``(s + 1) / W``), or,
+with ``warmup_factor=f``, Detectron2's linear warm-up ``f * (1 - s / W) + s / W``
+(its ``WarmupMultiStepLR``: the ``coco-1x`` recipe).
+
 `TorchSGD`: SGD with PyTorch's `torch.optim.SGD` update rule (L2 weight decay, momentum).
+``l2_exclude`` names variables (by path) that get no weight decay:
+`norm_variable_paths(model)` gives those of the normalization layers, which
+Detectron2 exempts (``SOLVER.WEIGHT_DECAY_NORM = 0.0``; the ``coco-1x`` recipe).
 
 The `imagenet` recipe reproduces a PyTorch recipe,
 so its optimizer must make PyTorch's updates. For every variable ``w`` with
@@ -53,9 +60,28 @@ Example:
 import keras
 from keras import ops
 
+from keras_aw._graph import flatten_layers
 from keras_aw._upstream_optimizer import variable_index
 
-__all__ = ["StepDecay", "TorchSGD"]
+__all__ = ["NORM_LAYERS", "StepDecay", "TorchSGD", "norm_variable_paths"]
+
+#: The normalization layers whose weights Detectron2's WEIGHT_DECAY_NORM applies to.
+NORM_LAYERS = (keras.layers.BatchNormalization, keras.layers.LayerNormalization,
+               keras.layers.GroupNormalization)
+
+
+def norm_variable_paths(model):
+    """The paths of the trainable variables of every normalization layer in `model`.
+
+    The layers of `NORM_LAYERS` at any depth (AWConv2D's attention BatchNorms
+    included): their gamma and beta, what Detectron2 calls the norm parameters.
+    Pass them as `TorchSGD`'s ``l2_exclude`` for ``WEIGHT_DECAY_NORM = 0``.
+    """
+    paths = []
+    for layer in flatten_layers(model):
+        if isinstance(layer, NORM_LAYERS):
+            paths += [v.path for v in layer.trainable_variables if v.path not in paths]
+    return tuple(paths)
 
 
 @keras.saving.register_keras_serializable(package="keras_aw")
@@ -69,12 +95,15 @@ class TorchSGD(keras.optimizers.SGD):
         l2: PyTorch's ``weight_decay``: ``l2 * w`` is added to every gradient
             (every trainable variable: kernels, biases, BatchNorm's gamma and
             beta), before the momentum.
+        l2_exclude: paths (``variable.path``) of variables that get no L2 term
+            (e.g. `norm_variable_paths(model)`); their update is plain SGD with
+            momentum. Kept in the optimizer's config, so a saved model keeps it.
         **kwargs: passed to `keras.optimizers.SGD` (not ``weight_decay``: Keras's
             decoupled decay is a different rule; use `l2`).
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, l2=0.0,
-                 name="torch_sgd", **kwargs):
+                 l2_exclude=(), name="torch_sgd", **kwargs):
         if kwargs.get("weight_decay"):
             raise ValueError("TorchSGD takes PyTorch's weight decay as `l2` (an L2 gradient "
                              "term); Keras's decoupled `weight_decay` is a different rule; "
@@ -84,12 +113,26 @@ class TorchSGD(keras.optimizers.SGD):
             raise ValueError(f"`l2` must be a number >= 0; received l2={l2!r}")
         super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
                          name=name, **kwargs)
+        if isinstance(l2_exclude, str) or not all(isinstance(p, str) for p in l2_exclude):
+            raise TypeError("`l2_exclude` must be a sequence of variable paths (str); "
+                            f"received l2_exclude={l2_exclude!r}")
         self.l2 = float(l2)
+        self.l2_exclude = tuple(l2_exclude)
+        self._l2_skip = frozenset()
+
+    def build(self, variables):
+        super().build(variables)
+        # By index, found from the Keras variables here: under TensorFlow `update_step`
+        # may receive the underlying tf.Variable, which has no `path`.
+        excluded = frozenset(self.l2_exclude)
+        self._l2_skip = frozenset(variable_index(self, v) for v in variables
+                                  if v.path in excluded)
 
     def update_step(self, gradient, variable, learning_rate):
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        if self.l2:
+        if self.l2 and (not self._l2_skip
+                        or variable_index(self, variable) not in self._l2_skip):
             gradient = ops.add(gradient, ops.multiply(ops.cast(self.l2, variable.dtype),
                                                       variable))
         if self.momentum != 0:
@@ -106,6 +149,8 @@ class TorchSGD(keras.optimizers.SGD):
     def get_config(self):
         config = super().get_config()
         config["l2"] = self.l2
+        if self.l2_exclude:  # absent: configs saved before `l2_exclude`, unchanged
+            config["l2_exclude"] = list(self.l2_exclude)
         return config
 
 
@@ -117,23 +162,36 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
     the first); with boundaries at ``epoch * steps_per_epoch`` every step of
     epoch ``e`` gets ``value * factor ** (e // period)``, the reference's
     per-epoch rule. During the warm-up (``s < warmup_steps``) the rate is
-    ``lr(s) * (s + 1) / warmup_steps``.
+    ``lr(s) * (s + 1) / warmup_steps``; with `warmup_factor` ``f`` (not None)
+    it is Detectron2's linear warm-up ``lr(s) * (f * (1 - a) + a)``,
+    ``a = s / warmup_steps`` (``f`` at step 0, reaching 1 at ``warmup_steps``).
     """
 
-    def __init__(self, value, boundaries, factor, warmup_steps=0):
+    def __init__(self, value, boundaries, factor, warmup_steps=0, warmup_factor=None):
         self.value, self.factor = float(value), float(factor)
         self.boundaries, self.warmup_steps = [int(b) for b in boundaries], int(warmup_steps)
+        if warmup_factor is not None and (isinstance(warmup_factor, bool) or not isinstance(
+                warmup_factor, (int, float)) or not 0 <= warmup_factor <= 1):
+            raise ValueError("`warmup_factor` must be None or a number in [0, 1]; received "
+                             f"warmup_factor={warmup_factor!r}")
+        self.warmup_factor = None if warmup_factor is None else float(warmup_factor)
 
     def __call__(self, step):
         step = keras.ops.cast(step, "float32")
         rate = keras.ops.convert_to_tensor(self.value, "float32")
         for boundary in self.boundaries:
             rate = keras.ops.where(step >= boundary, rate * self.factor, rate)
-        if self.warmup_steps:
+        if self.warmup_steps and self.warmup_factor is None:
             ramp = keras.ops.minimum((step + 1.0) / self.warmup_steps, 1.0)
             rate = rate * ramp
+        elif self.warmup_steps:
+            alpha = keras.ops.minimum(step / self.warmup_steps, 1.0)
+            rate = rate * (self.warmup_factor * (1.0 - alpha) + alpha)
         return rate
 
     def get_config(self):
-        return {"value": self.value, "boundaries": self.boundaries, "factor": self.factor,
-                "warmup_steps": self.warmup_steps}
+        config = {"value": self.value, "boundaries": self.boundaries, "factor": self.factor,
+                  "warmup_steps": self.warmup_steps}
+        if self.warmup_factor is not None:  # absent: the classic ramp (older configs)
+            config["warmup_factor"] = self.warmup_factor
+        return config

@@ -47,7 +47,7 @@ def _export_formats():
 EXPORT_FORMATS = _export_formats()
 #: The training recipes (`keras_aw_tools.recipe.RECIPES`; a test checks they agree), spelled
 #: out here so that the parser needs no Keras.
-RECIPE_NAMES = ("demo", "imagenet")
+RECIPE_NAMES = ("demo", "imagenet", "coco-1x")
 
 
 def _positive_int(text):
@@ -131,19 +131,23 @@ def _add_train_parser(subparsers):
                    "Datasets; SPLIT defaults to train, evaluation uses test or validation)")
     p.add_argument("--recipe", choices=RECIPE_NAMES, default=None,
                    help="the training recipe (keras-aw recipes lists their values; default: "
-                   "imagenet for tfds:imagenet2012*, demo otherwise); it supplies the defaults "
+                   "imagenet for tfds:imagenet2012*, coco-1x for tfds:coco/*, demo otherwise); "
+                   "coco-1x is Detectron2's RetinaNet 1x, for detectors; it supplies the "
+                   "defaults "
                    "of --epochs, --batch-size, --image-size and --learning-rate, which "
                    "override it; the run prints it and writes it, resolved, to recipe.json")
     p.add_argument("--epochs", type=_positive_int, default=None,
-                   help="total epochs (default: the recipe's; demo 5, imagenet 100)")
+                   help="total epochs (default: the recipe's; demo 5, imagenet 100, coco-1x 12: "
+                   "coco-1x's schedule is in steps, an epoch is --steps-per-epoch steps)")
     p.add_argument("--batch-size", type=_positive_int, default=None,
-                   help="global batch (default: the recipe's; demo 64, imagenet 256)")
+                   help="global batch (default: the recipe's; demo 64, imagenet 256, coco-1x 16)")
     p.add_argument("--image-size", type=_positive_int, default=None,
                    help="image height and width the model takes (default: the recipe's; "
-                   "demo 32, imagenet 224)")
+                   "demo 32, imagenet 224, coco-1x 1024)")
     p.add_argument("--output", required=True, help="directory for the run's files")
     p.add_argument("--steps-per-epoch", type=_positive_int, default=None,
-                   help="batches per epoch (default: one pass over the data)")
+                   help="batches per epoch (default: one pass over the data; coco-1x: its "
+                   "iterations / --epochs)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --output from its last checkpoint")
     p.add_argument("--mixed-precision", action="store_true",
@@ -169,11 +173,12 @@ def _add_train_parser(subparsers):
     p.add_argument("--cpu-devices", type=_positive_int, default=None,
                    help="split the CPU into N virtual devices (to try --distribute "
                    "without GPUs)")
-    p.add_argument("--encoder-weights", default=None, metavar="CLASSIFIER.keras",
+    p.add_argument("--encoder-weights", default=None, metavar="WEIGHTS",
                    help="detectors: a classifier trained with keras-aw train (e.g. on the "
                    "Shapes classification set) whose trunk and weights become the encoder, "
                    "pyramid levels taken where its strides say (the paper's pretrained "
-                   "backbone)")
+                   "backbone); with coco-1x also a keras-hub preset or a ResNet weights "
+                   "file (keras_aw.detection.load_encoder), frozen as the recipe says")
     p.add_argument("--learning-rate", type=_positive_float, default=None,
                    help="learning rate at the start of the schedule, used as given (default: "
                    "the recipe's; demo 2e-3 for Adam's cosine, imagenet 0.1 * batch / 256)")
@@ -202,7 +207,9 @@ def _add_evaluate_parser(subparsers):
     p = subparsers.add_parser("evaluate", help="loss and accuracy (detectors: COCO AP) of a saved model",
                        description="Loss and accuracy of MODEL.keras on a data set's test split; "
                        "for a detector, COCO AP, AP50 and AP75 (pycocotools) on the "
-                       "Shapes-Detect test split.")
+                       "Shapes-Detect test split, or AP, AP50, AP75, APs, APm, APl on "
+                       "tfds:coco/2017's val2017 (also written to coco_metrics.json beside "
+                       "MODEL.keras).")
     p.add_argument("model", metavar="MODEL.keras")
     p.add_argument("--dataset", default="shapes",
                    help="'shapes' (default) or 'tfds:NAME[:SPLIT]' (SPLIT defaults to test)")

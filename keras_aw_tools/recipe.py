@@ -13,6 +13,9 @@ checkpoint selection, and the protocol it follows. `RECIPES` names them:
   0.1 per 256 images scaled linearly, L2 weight decay 1e-4 on every weight,
   x0.1 every 30 epochs, 100 epochs; RandomResizedCrop 224 + flip; resize 256,
   center crop 224; ImageNet mean/std; top-1 and top-5; last + best checkpoints.
+- ``coco-1x``: RetinaNet's 1x schedule as Detectron2 defines it, for detectors
+  on COCO (`keras_aw_tools.detection_recipe`: its values, and how steps,
+  epochs and the global batch relate).
 
 `get_recipe(name)` looks one up; `resolve(recipe, global_batch_size, ...)`
 gives every value resolved for one run (the learning rate after scaling,
@@ -60,134 +63,21 @@ Example:
 
 import dataclasses
 import json
-import math
 from typing import Optional
 
 import keras
 
 from keras_aw.datasets import imagenet as imagenet_data
 from keras_aw.datasets.pipelines import parse_dataset
-from keras_aw.optimizers import StepDecay, TorchSGD
+from keras_aw.optimizers import StepDecay, TorchSGD, norm_variable_paths
+from keras_aw_tools import detection_recipe
+from keras_aw_tools.recipe_pipelines import augmentation as _augmentation
+from keras_aw_tools.recipe_pipelines import eval_preprocessing as _eval_preprocessing
+from keras_aw_tools.recipe_pipelines import normalization as _normalization
 
-#: Adam's learning rate at the start of the decay unless a caller says otherwise.
-DEFAULT_LEARNING_RATE = 2e-3
-#: Detectors: the bound of the global gradient norm.
-DETECTOR_CLIPNORM = 10.0
-
-
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"`{name}` must be a positive number; received {name}={value!r}")
-
-
-def cosine_learning_rate(base, epochs):
-    """The per-epoch cosine decay from `base` over `epochs` epochs, as a function of the epoch.
-
-    Args:
-        base: the learning rate of the first epoch (epoch 0).
-        epochs: the run's total number of epochs.
-
-    Returns:
-        ``schedule(epoch, lr=None) -> float``, the signature of
-        `keras.callbacks.LearningRateScheduler`.
-
-    Example:
-
-    >>> from keras_aw_tools.recipe import cosine_learning_rate
-    >>> [round(cosine_learning_rate(1.0, 4)(e), 4) for e in range(4)]
-    [1.0, 0.8536, 0.5, 0.1464]
-    """
-    _check_positive("base", base)
-    _check_positive("epochs", epochs)
-
-    def schedule(epoch, lr=None):
-        return float(base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs)))
-
-    return schedule
-
-
-def cosine_schedule(learning_rate, epochs):
-    """The callback that sets the recipe's learning rate at the start of every epoch.
-
-    Args:
-        learning_rate: the learning rate of the first epoch.
-        epochs: the run's total number of epochs.
-
-    Returns:
-        A `keras.callbacks.LearningRateScheduler`.
-    """
-    return keras.callbacks.LearningRateScheduler(cosine_learning_rate(learning_rate, epochs))
-
-
-def optimizer(learning_rate=DEFAULT_LEARNING_RATE, decay_steps=None, warmup_steps=0,
-              epsilon=1e-7, global_clipnorm=None):
-    """Adam, with a constant learning rate (for `cosine_schedule`) or a per-step cosine decay.
-
-    Args:
-        learning_rate: the (peak) learning rate.
-        decay_steps: None for a plain learning rate that `cosine_schedule` sets
-            each epoch; or the number of steps of a cosine decay to 0 inside the
-            optimizer (`keras.optimizers.schedules.CosineDecay`).
-        warmup_steps: with `decay_steps`: steps of a linear warm-up from
-            ``learning_rate / 10`` to `learning_rate` before the decay.
-        epsilon: Adam's epsilon.
-        global_clipnorm: clip the global gradient norm (None: no clipping).
-
-    Returns:
-        A `keras.optimizers.Adam`.
-    """
-    _check_positive("learning_rate", learning_rate)
-    rate = learning_rate
-    if decay_steps is not None:
-        decay_steps = max(int(decay_steps), 1)
-        if warmup_steps:
-            rate = keras.optimizers.schedules.CosineDecay(
-                0.1 * learning_rate, decay_steps, warmup_target=learning_rate,
-                warmup_steps=int(warmup_steps))
-        else:
-            rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
-    elif warmup_steps:
-        raise ValueError("`warmup_steps` needs `decay_steps`; received "
-                         f"warmup_steps={warmup_steps!r}, decay_steps=None")
-    return keras.optimizers.Adam(rate, epsilon=epsilon, global_clipnorm=global_clipnorm)
-
-
-def compile_classifier(model, learning_rate=DEFAULT_LEARNING_RATE, decay_steps=None,
-                       epsilon=1e-7, run_eagerly=False):
-    """Compiles a classifier: Adam, sparse categorical cross-entropy, accuracy.
-
-    Args:
-        model: a `keras.Model` ending in softmax probabilities.
-        learning_rate, decay_steps, epsilon: see `optimizer`.
-        run_eagerly: passed to `Model.compile`.
-
-    Returns:
-        `model`, compiled.
-    """
-    model.compile(
-        optimizer=optimizer(learning_rate, decay_steps=decay_steps, epsilon=epsilon),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        run_eagerly=run_eagerly,
-    )
-    return model
-
-
-def compile_detector(model, learning_rate=DEFAULT_LEARNING_RATE, decay_steps=None,
-                     warmup_steps=0):
-    """Compiles a keras-hub detector: Adam with global-norm clipping, its own losses.
-
-    Args:
-        model: a keras-hub `ObjectDetector` (e.g. `keras_aw.create_model("AWFPNResNet101")`).
-        learning_rate, decay_steps, warmup_steps: see `optimizer`.
-
-    Returns:
-        `model`, compiled.
-    """
-    model.compile(optimizer=optimizer(learning_rate, decay_steps=decay_steps,
-                                      warmup_steps=warmup_steps,
-                                      global_clipnorm=DETECTOR_CLIPNORM))
-    return model
+from keras_aw_tools.demo_recipe import (  # noqa: F401 (the demo recipe's names, here too)
+    DEFAULT_LEARNING_RATE, DETECTOR_CLIPNORM, _check_positive, compile_classifier,
+    compile_detector, cosine_learning_rate, cosine_schedule, optimizer)
 
 
 # --------------------------------------------------------------------------
@@ -225,6 +115,15 @@ class Recipe:
         metrics: "top1" and/or "top5".
         checkpoints: which checkpoints are kept and reported ("last", "best-val-top1").
         notes: what the recipe decides where its reference is silent.
+        max_iterations, decay_iterations, warmup_iterations, warmup_factor: the
+            "multistep-iters" schedule at `reference_batch_size`
+            (`keras_aw_tools.detection_recipe`).
+        weight_decay_norm: the decay of normalization layers' weights (None: `weight_decay`).
+        gradient_clip_norm: the global gradient norm's bound (None: none).
+        freeze_backbone_batchnorm, frozen_stages: detectors: the encoder's
+            BatchNorms in inference mode; its stem and first stages not trained.
+        box_loss, box_loss_beta, focal_alpha, focal_gamma, anchor_matching:
+            detectors: "keras-hub" (its own loss), or Detectron2's values.
     """
 
     name: str
@@ -249,6 +148,19 @@ class Recipe:
     metrics: tuple
     checkpoints: tuple
     notes: str = ""
+    max_iterations: Optional[int] = None
+    decay_iterations: tuple = ()
+    warmup_iterations: int = 0
+    warmup_factor: Optional[float] = None
+    weight_decay_norm: Optional[float] = None
+    gradient_clip_norm: Optional[float] = None
+    freeze_backbone_batchnorm: bool = False
+    frozen_stages: int = 0
+    box_loss: str = "keras-hub"
+    box_loss_beta: Optional[float] = None
+    focal_alpha: Optional[float] = None
+    focal_gamma: Optional[float] = None
+    anchor_matching: str = "keras-hub"
 
 
 RECIPES = {
@@ -285,10 +197,13 @@ RECIPES = {
               "paper's (RMSprop, asynchronous training on many workers) states no learning "
               "rate or schedule, so it cannot be reproduced value by value; one recipe keeps "
               "all Table 1 rows comparable."),
+    "coco-1x": Recipe(**detection_recipe.COCO_1X),
 }
 
 #: The recipe a data set gets when none is named (`default_recipe_name`).
 IMAGENET_DATASETS = ("imagenet2012", "imagenet2012_subset", "imagenet2012_real")
+#: tfds COCO sets: recipe ``coco-1x`` by default.
+COCO_DATASETS = ("coco",)
 
 
 def get_recipe(name):
@@ -306,9 +221,12 @@ def get_recipe(name):
 
 
 def default_recipe_name(dataset):
-    """``"imagenet"`` for the tfds ImageNet-2012 sets (`IMAGENET_DATASETS`), else ``"demo"``."""
+    """``"imagenet"`` for the tfds ImageNet-2012 sets (`IMAGENET_DATASETS`), ``"coco-1x"``
+    for tfds ``coco/...`` (`COCO_DATASETS`), else ``"demo"``."""
     spec = parse_dataset(dataset)
     base = (spec.name or "").split("/")[0]
+    if spec.kind == "tfds" and base in COCO_DATASETS:
+        return "coco-1x"
     return "imagenet" if spec.kind == "tfds" and base in IMAGENET_DATASETS else "demo"
 
 
@@ -376,7 +294,11 @@ def resolve(recipe, global_batch_size, epochs=None, steps_per_epoch=None, learni
         value, scaling = float(learning_rate), "none: given by the user"
     value = float(round(value, 12))
     steps = steps_per_epoch
-    if recipe.schedule == "step":
+    warmup = None
+    if recipe.schedule == "multistep-iters":
+        schedule, warmup, steps = detection_recipe.resolve_iterations(
+            recipe, global_batch_size, epochs, steps_per_epoch, value)
+    elif recipe.schedule == "step":
         period = recipe.decay_period_epochs
         bounds = list(range(period, epochs, period))
         schedule = {"kind": "step", "factor": recipe.decay_factor, "period_epochs": period,
@@ -388,9 +310,11 @@ def resolve(recipe, global_batch_size, epochs=None, steps_per_epoch=None, learni
         per_epoch = cosine_learning_rate(value, epochs)
         schedule = {"kind": "cosine-per-epoch", "formula": "lr * (1 + cos(pi * e / E)) / 2",
                     "values_per_epoch": [float(round(per_epoch(e), 12)) for e in range(epochs)]}
-    warmup_steps = None if steps is None else int(round(recipe.warmup_epochs * steps))
+    if warmup is None:
+        warmup = {"epochs": recipe.warmup_epochs,
+                  "steps": None if steps is None else int(round(recipe.warmup_epochs * steps))}
     sgd = recipe.optimizer == "sgd"
-    return {
+    resolved = {
         "recipe": recipe.name, "reference": recipe.reference, "notes": recipe.notes,
         "optimizer": {
             "name": recipe.optimizer,
@@ -399,13 +323,15 @@ def resolve(recipe, global_batch_size, epochs=None, steps_per_epoch=None, learni
             "weight_decay": recipe.weight_decay,
             "weight_decay_rule": ("L2 gradient term before momentum (PyTorch SGD)"
                                   if recipe.weight_decay else "none"),
-            "weight_decay_applies_to": recipe.weight_decay_applies_to},
+            "weight_decay_applies_to": recipe.weight_decay_applies_to,
+            "weight_decay_norm": (recipe.weight_decay if recipe.weight_decay_norm is None
+                                  else recipe.weight_decay_norm)},
         "learning_rate": {"base": recipe.learning_rate,
                           "reference_batch_size": recipe.reference_batch_size,
                           "global_batch_size": global_batch_size, "scaling": scaling,
                           "value": value},
         "schedule": schedule,
-        "warmup": {"epochs": recipe.warmup_epochs, "steps": warmup_steps},
+        "warmup": warmup,
         "epochs": epochs, "steps_per_epoch": steps, "global_batch_size": global_batch_size,
         "label_smoothing": recipe.label_smoothing, "image_size": image_size,
         "train_augmentation": _augmentation(recipe.train_augmentation, image_size),
@@ -417,36 +343,10 @@ def resolve(recipe, global_batch_size, epochs=None, steps_per_epoch=None, learni
                                          if "best-val-top1" in recipe.checkpoints else None)},
         "overrides": overrides,
     }
-
-
-def _augmentation(kind, size):
-    if kind == "random-resized-crop-flip":
-        return {"kind": kind, "crop": "torchvision RandomResizedCrop (10 attempts, then a "
-                "center crop with the ratio clamped), decoded and cropped once, then resized",
-                "area": list(imagenet_data.CROP_AREA), "aspect_ratio":
-                [round(r, 6) for r in imagenet_data.CROP_ASPECT_RATIO],
-                "aspect_ratio_sampling": "log-uniform", "output": [size, size],
-                "interpolation": "bilinear, antialiased (PIL's)", "horizontal_flip": 0.5}
-    return {"kind": kind, "resize": [size + max(size // 8, 1)] * 2, "random_crop": [size, size],
-            "horizontal_flip": 0.5, "shapes": "none (NumPy arrays as generated)"}
-
-
-def _eval_preprocessing(kind, size):
-    if kind == "resize-center-crop":
-        return {"kind": kind, "resize_shorter_side": imagenet_data.eval_resize_size(size),
-                "keep_aspect_ratio": True, "center_crop": [size, size],
-                "crop_fraction": imagenet_data.EVAL_CROP_FRACTION,
-                "interpolation": "bilinear, antialiased (PIL's)"}
-    return {"kind": kind, "resize": [size, size]}
-
-
-def _normalization(kind):
-    if kind == "imagenet-mean-std":
-        return {"kind": kind, "where": "the model's first layer (keras.layers.Normalization)",
-                "mean_rgb_0_1": list(imagenet_data.MEAN_RGB),
-                "std_rgb_0_1": list(imagenet_data.STD_RGB), "input": "RGB pixels 0-255"}
-    return {"kind": kind, "where": "the model's first layer (keras.layers.Rescaling)",
-            "formula": "x / 127.5 - 1", "input": "RGB pixels 0-255"}
+    detection = detection_recipe.detection_values(recipe)
+    if detection is not None:
+        resolved["detection"] = detection
+    return resolved
 
 
 # --------------------------------------------------------------------------
@@ -454,8 +354,8 @@ def _normalization(kind):
 # --------------------------------------------------------------------------
 
 
-def build_optimizer(resolved):
-    """The optimizer (its learning-rate schedule inside, for "step") of a resolved recipe.
+def learning_rate_schedule(resolved):
+    """A resolved recipe's learning rate: a float, or a `StepDecay` ("step", "multistep-iters").
 
     Raises:
         ValueError: a step schedule or a warm-up whose ``steps_per_epoch`` is unknown.
@@ -464,21 +364,49 @@ def build_optimizer(resolved):
     schedule, warmup = resolved["schedule"], resolved["warmup"]
     if warmup["epochs"] and warmup["steps"] is None:
         raise ValueError("a warm-up needs `steps_per_epoch`; resolve the recipe with it")
-    rate = value
-    if schedule["kind"] == "step":
-        if schedule["boundaries_steps"] is None:
-            raise ValueError(f"recipe {resolved['recipe']!r} has a step schedule: resolve it "
-                             "with `steps_per_epoch`; received steps_per_epoch=None")
-        rate = StepDecay(value, schedule["boundaries_steps"], schedule["factor"],
-                         warmup["steps"] or 0)
+    if schedule["kind"] not in ("step", "multistep-iters"):
+        return value
+    if schedule["boundaries_steps"] is None:
+        raise ValueError(f"recipe {resolved['recipe']!r} has a step schedule: resolve it "
+                         "with `steps_per_epoch`; received steps_per_epoch=None")
+    return StepDecay(value, schedule["boundaries_steps"], schedule["factor"],
+                     warmup["steps"] or 0, warmup_factor=warmup.get("factor"))
+
+
+def build_optimizer(resolved, model=None):
+    """The optimizer (its learning-rate schedule inside) of a resolved recipe.
+
+    `model`: needed when normalization layers get another weight decay
+    (``coco-1x``: none, `keras_aw.optimizers.norm_variable_paths`).
+
+    Raises:
+        ValueError: a step schedule or a warm-up whose ``steps_per_epoch`` is
+            unknown; a norm decay without `model`, or other than 0 or the decay.
+    """
+    rate = learning_rate_schedule(resolved)
     opt = resolved["optimizer"]
     if opt["name"] == "sgd":
         # TorchSGD, not keras.optimizers.SGD(weight_decay=...): Keras's decay is
         # decoupled, and its momentum buffer keeps the old rate after a drop; see
         # keras_aw.optimizers for both, and its tests for the PyTorch rule.
+        exclude = ()
+        norm = opt.get("weight_decay_norm", opt["weight_decay"])
+        if norm != opt["weight_decay"]:
+            if norm != 0 or model is None:
+                raise ValueError("a weight decay of normalization layers other than the "
+                                 "decay must be 0 and needs the model; received "
+                                 f"weight_decay_norm={norm!r}, model={model!r}")
+            exclude = norm_variable_paths(model)
         return TorchSGD(rate, momentum=opt["momentum"] or 0.0, nesterov=opt["nesterov"],
-                        l2=opt["weight_decay"])
+                        l2=opt["weight_decay"], l2_exclude=exclude)
     return keras.optimizers.Adam(rate)
+
+
+def compile_detector_with_recipe(model, resolved):
+    """Compiles a keras-hub detector with a resolved recipe (``demo``: `compile_detector`)."""
+    if resolved["recipe"] == "demo":
+        return compile_detector(model, resolved["learning_rate"]["value"])
+    return detection_recipe.compile_detector(model, resolved, build_optimizer(resolved, model))
 
 
 def recipe_callbacks(resolved):

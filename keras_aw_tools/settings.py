@@ -68,16 +68,18 @@ class RunSettings:
     Attributes:
         model: a registered classifier or detector name or spec (see
             `keras_aw_tools.training.build_model`), or a `keras_aw.registry.ModelSpec`.
-        dataset: "shapes" or "tfds:NAME[:SPLIT]" (detectors: "shapes"), or a
+        dataset: "shapes" or "tfds:NAME[:SPLIT]" (detectors: "shapes" or
+            "tfds:coco/2017"), or a
             `keras_aw.datasets.DatasetSpec`.
         epochs: total number of epochs (with `resume`, counting the done ones;
             None: the recipe's).
         batch_size: batch size (under a cluster: the global batch; None: the
-            recipe's reference batch, 256 for ``imagenet``, else 64).
+            recipe's reference batch, 256 for ``imagenet``, 16 for ``coco-1x``, else 64).
         image_size: height and width of the images the model takes (at least 8;
-            None: the recipe's, 32 for ``demo``, 224 for ``imagenet``).
+            None: the recipe's, 32 for ``demo``, 224 for ``imagenet``, 1024 for ``coco-1x``).
         output: the run's directory (see `keras_aw_tools.runs`).
-        steps_per_epoch: batches per epoch (None: one pass over the data).
+        steps_per_epoch: batches per epoch (None: one pass over the data;
+            ``coco-1x``: its iterations divided by `epochs`, over repeated data).
         resume: continue the run in `output` from its last checkpoint.
         mixed_precision: train under `keras_aw.distribute.mixed_policy_name()`.
         distribute: data-parallel training (TensorFlow and JAX).
@@ -107,11 +109,14 @@ class RunSettings:
             `keras-aw train` on the Shapes classification set, whose images are 0-255
             pixels) whose trunk, with its trained weights, becomes the detector's
             encoder in place of the family's (see
-            `keras_aw.detection.encoder_from_classifier`); ignored on resume, where
-            the checkpoint holds the whole detector.
+            `keras_aw.detection.encoder_from_classifier`); with a detector recipe
+            (``coco-1x``) anything `keras_aw.detection.load_encoder` takes (a
+            keras-hub preset, a ResNet weights file), frozen as the recipe says;
+            ignored on resume, where the checkpoint holds the whole detector.
         recipe: the training recipe, a name of `keras_aw_tools.recipe.RECIPES`
             (None: `keras_aw_tools.recipe.default_recipe_name`: ``imagenet`` for
-            the tfds ImageNet-2012 sets, ``demo`` otherwise). It supplies the
+            the tfds ImageNet-2012 sets, ``coco-1x`` for tfds ``coco/...``, ``demo``
+            otherwise). It supplies the
             defaults of `epochs`, `batch_size`, `image_size` and `learning_rate`;
             the values a caller gives override them. After the settings are made,
             ``recipe`` is the chosen name and every one of those fields holds its

@@ -42,6 +42,7 @@ Example:
 """
 
 import copy
+import json
 import os
 import shutil
 import tempfile
@@ -51,16 +52,15 @@ import keras
 from keras import layers
 
 from keras_aw import registry
-from keras_aw.datasets import load_data, load_detection_data, parse_dataset, sharding
+from keras_aw.datasets import load_data, parse_dataset, sharding
 from keras_aw.deploy import is_detector
-from keras_aw.optimizers import StepDecay
 from keras_aw.distribute import (check_sync_batchnorm, distribution, find_cluster,
                                  initialize_cluster, precision, synchronize_batchnorm)
 from keras_aw.utils.files import load_model_file
-from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
-from keras_aw_tools import distributed_fit, recipe
+from keras_aw_tools import detection_task, distributed_fit, recipe
 from keras_aw_tools.runs import (BEST_FILE, RECIPE_FILE, RunDirectory, RunRecorder,
                                  SavingCallback, load_checkpoint, read_state_near)
+from keras_aw_tools.detection_task import COCO_METRICS_FILE
 from keras_aw_tools.settings import RunSettings
 
 
@@ -169,40 +169,11 @@ def _evaluate_classifier(model, data, dataset, batch_size, verbose, resolved):
     return {k: float(logs[k]) for k in ("loss", "accuracy", "top5_accuracy") if k in logs}
 
 
-def _detection_data(dataset, image_size, batch_size, num_train, num_test, seed, training,
-                    drop_remainder, repeat, shuffle_seed):
-    return load_detection_data(dataset, image_size, batch_size, num_train, num_test, seed,
-                               training=training, drop_remainder=drop_remainder, repeat=repeat,
-                               shuffle_seed=shuffle_seed)
-
-
-def _new_detector(spec, image_size, num_classes, resolved, encoder_weights=None):
-    image_shape = (image_size, image_size, 3)
-    kwargs = {}
-    if encoder_weights is not None:
-        # The paper's way: an encoder pretrained as a classifier (a `keras-aw train` .keras
-        # file, its pyramid levels where its strides say), or an ImageNet ResNet (a keras-hub
-        # preset, a keras.applications weights file): see `load_encoder`.
-        from keras_aw.detection import load_encoder
-
-        kwargs["encoder"] = load_encoder(
-            encoder_weights, image_shape, input_scale=1.0 / DETECTOR_INPUT_SCALE)
-    return recipe.compile_detector(
-        spec.build(num_classes=num_classes, image_shape=image_shape, **kwargs),
-        resolved["learning_rate"]["value"])
-
-
-def _evaluate_detector(model, data, dataset, batch_size, verbose, resolved=None):
-    from keras_aw.detection import evaluate_detector
-
-    xt, yt = data["test"]
-    return evaluate_detector(model, xt, yt["boxes"], yt["labels"], batch_size=batch_size)
-
-
 TASKS = {
     "classification": Task(_classification_data, _new_classifier, _evaluate_classifier,
                            ("loss", "accuracy")),
-    "detection": Task(_detection_data, _new_detector, _evaluate_detector, ("loss",)),
+    "detection": Task(detection_task.load_data, detection_task.new_model,
+                      detection_task.evaluate, ("loss",)),
 }
 
 
@@ -269,6 +240,7 @@ def train(settings=None, /, *args, **fields):
         _shard_inputs(job)
         _fit(job, _callbacks(job))
         _save(job)
+        _evaluate_coco(job)
     return _result(job)
 
 
@@ -308,9 +280,13 @@ def _join_cluster(settings):
         check_sync_batchnorm()
     found = find_cluster(settings.job_addresses, settings.num_processes,
                          settings.process_id)
-    if spec.task != "classification" and settings.recipe != "demo":
-        raise ValueError(f"{spec} is a {spec.task} model: it trains with the demo recipe "
-                         f"only; received recipe={settings.recipe!r}")
+    detector_recipe = recipe.get_recipe(settings.recipe).box_loss != "keras-hub"
+    if spec.task != "classification" and settings.recipe != "demo" and not detector_recipe:
+        raise ValueError(f"{spec} is a {spec.task} model: it trains with the demo or a "
+                         f"detector recipe (coco-1x); received recipe={settings.recipe!r}")
+    if spec.task == "classification" and detector_recipe:
+        raise ValueError(f"{spec} is a classifier; recipe {settings.recipe!r} is for "
+                         f"detectors; received recipe={settings.recipe!r}")
     if found is not None and spec.task != "classification":
         raise ValueError(f"{spec} is a {spec.task} model: registered detectors do not train "
                          f"under several processes (keras-hub's RetinaNet there is not "
@@ -341,9 +317,12 @@ def _load_data(job):
     batch_size = s.batch_size // cluster.num_processes if job.per_process else s.batch_size
     job.data = job.task.load_data(
         job.data_spec, s.image_size, batch_size, s.num_train, s.num_test, s.seed,
-        training=True, drop_remainder=job.replicas > 1, repeat=s.steps_per_epoch is not None,
+        training=True, drop_remainder=job.replicas > 1,
+        repeat=s.steps_per_epoch is not None or job.recipe.schedule == "multistep-iters",
         shuffle_seed=s.seed + job.done, **part, **job.data_options)
     job.train_data, job.test_data = job.data["train"], job.data["test"]
+    if job.data.get("coco"):  # val2017 is evaluated at the end (`_evaluate_coco`), not in fit
+        job.test_data = None
 
 
 def _resolve_recipe(job):
@@ -353,6 +332,8 @@ def _resolve_recipe(job):
     if steps is None and isinstance(job.train_data, tuple):  # Shapes: NumPy arrays
         steps = -(-len(job.train_data[1]) // s.batch_size)
     job.resolved = s.resolve_recipe(steps_per_epoch=steps)
+    if job.steps_per_epoch is None and job.resolved["schedule"]["kind"] == "multistep-iters":
+        job.steps_per_epoch = job.resolved["steps_per_epoch"]  # the iterations / epochs
     job.log(f"recipe {s.recipe} (recipe.json):\n{recipe.format_resolved(job.resolved)}")
     if job.chief:
         job.run.write_json(RECIPE_FILE, job.resolved)
@@ -372,16 +353,16 @@ def _build_or_resume_model(job):
         job.net = job.task.new_model(job.spec, s.image_size, data["num_classes"],
                                      job.resolved, encoder_weights=s.encoder_weights)
         if s.encoder_weights is not None:
-            job.state["encoder_weights"] = os.path.abspath(s.encoder_weights)
+            job.state["encoder_weights"] = (os.path.abspath(s.encoder_weights)  # or a preset
+                                            if os.path.exists(s.encoder_weights)
+                                            else s.encoder_weights)
     else:
         job.net = load_checkpoint(job.run.checkpoint)
         schedule = job.resolved["schedule"]
-        if schedule["kind"] == "step":
+        if schedule["kind"] in ("step", "multistep-iters"):
             # The step schedule of this run's recipe.json: a resume may change the epochs (and
             # so the boundaries) or the steps per epoch; the optimizer's state stays.
-            job.net.optimizer.learning_rate = StepDecay(
-                job.resolved["learning_rate"]["value"], schedule["boundaries_steps"],
-                schedule["factor"], job.resolved["warmup"]["steps"] or 0)
+            job.net.optimizer.learning_rate = recipe.learning_rate_schedule(job.resolved)
     if s.sync_batchnorm:
         synchronize_batchnorm(job.net, job.cluster)
 
@@ -497,12 +478,33 @@ def _save(job):
             job.state = job.run.load_state() or job.state
 
 
+def _evaluate_coco(job):
+    """Step 9 (COCO): val2017 through pycocotools, printed and written to coco_metrics.json.
+
+    One process: the whole split. Under a cluster the evaluation is left to
+    ``keras-aw evaluate`` (the processes' parts and `CocoEvaluator.merge` are the
+    cluster code's to wire).
+    """
+    if not job.data.get("coco"):
+        return
+    if job.cluster is not None:
+        job.log("COCO evaluation under several processes: run `keras-aw evaluate "
+                f"{job.run.model} --dataset {job.data_spec}` on one process")
+        return
+    job.coco_metrics = detection_task.evaluate(job.net, job.data, job.data_spec,
+                                               job.settings.batch_size, job.verbose)
+    job.log("COCO val2017: " + ", ".join(f"{k} {v:.4f}" for k, v in job.coco_metrics.items()))
+    job.run.write_json(COCO_METRICS_FILE, job.coco_metrics)
+
+
 def _result(job):
     """What `train` returns: the run's paths, epochs done and last metrics."""
     run, state = job.run, job.state
     result = {"model": job.final, "checkpoint": run.checkpoint,
               "history": run.file("history.csv"), "curve": run.file("training_curve.png"),
               "recipe": run.file(RECIPE_FILE), "epochs_done": state["epochs_done"]}
+    if getattr(job, "coco_metrics", None):
+        result.update(job.coco_metrics, coco_metrics=run.file(COCO_METRICS_FILE))
     if state["history"]:
         last = {k: v for k, v in state["history"][-1].items() if k != "epoch"}
         result.update(last)
@@ -533,7 +535,9 @@ def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,
 
     Args:
         model_path: a `.keras` file.
-        dataset: "shapes" or "tfds:NAME[:SPLIT]" (detectors: "shapes").
+        dataset: "shapes" or "tfds:NAME[:SPLIT]" (detectors: "shapes" or
+            "tfds:coco/2017": val2017, the metrics also written to
+            ``coco_metrics.json`` beside `model_path`).
         batch_size: batch size.
         num_test: Shapes: the number of test images.
         seed: Shapes: the seed of the data set.
@@ -544,7 +548,8 @@ def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,
     Returns:
         Classifiers: {"loss": float, "accuracy": float} (and "top5_accuracy" for
         ``imagenet``); detectors: COCO
-        {"AP": float, "AP50": float, "AP75": float} (fractions in [0, 1]).
+        {"AP": float, "AP50": float, "AP75": float} (fractions in [0, 1]; on
+        tfds COCO also "APs", "APm", "APl").
     """
     data_spec = parse_dataset(dataset)
     model = load_model_file(model_path)
@@ -560,4 +565,9 @@ def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,
     task = TASKS["detection" if is_detector(model) else "classification"]
     data = task.load_data(data_spec, size, batch_size, 0, num_test, seed, training=False,
                           drop_remainder=False, repeat=False, shuffle_seed=None, **options)
-    return task.evaluate(model, data, data_spec, batch_size, verbose, resolved)
+    result = task.evaluate(model, data, data_spec, batch_size, verbose, resolved)
+    if data.get("coco"):
+        path = os.path.join(os.path.dirname(os.path.abspath(model_path)), COCO_METRICS_FILE)
+        with open(path, "w") as f:
+            json.dump(result, f, indent=2)
+    return result

@@ -362,14 +362,14 @@ def test_recipes_lists_every_recipe_with_its_values(capsys):
     code, out, _ = run(capsys, "recipes")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["field", "|", "demo", "|", "imagenet"]
+    assert lines[0].split() == ["field", "|", "demo", "|", "imagenet", "|", "coco-1x"]
     rows = {line.split("|")[0].strip(): [c.strip() for c in line.split("|")[1:]]
             for line in lines}
-    assert rows["optimizer"] == ["adam", "sgd"]
-    assert rows["learning_rate"] == ["0.002", "0.1"]
-    assert rows["momentum"] == ["None", "0.9"]
-    assert rows["weight_decay"] == ["0.0", "0.0001"]
-    assert rows["epochs"] == ["5", "100"]
+    assert rows["optimizer"] == ["adam", "sgd", "sgd"]
+    assert rows["learning_rate"] == ["0.002", "0.1", "0.01"]
+    assert rows["momentum"] == ["None", "0.9", "0.9"]
+    assert rows["weight_decay"] == ["0.0", "0.0001", "0.0001"]
+    assert rows["epochs"] == ["5", "100", "12"]
 
 
 def test_demo_run_writes_its_recipe_and_the_users_overrides(run_dir):

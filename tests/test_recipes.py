@@ -246,7 +246,8 @@ def test_demo_resolved_is_todays_recipe():
 
 @independent
 def test_bad_values_named():
-    with pytest.raises(ValueError, match=r"unknown recipe 'imgnet'.*\['demo', 'imagenet'\]"):
+    with pytest.raises(ValueError,
+                       match=r"unknown recipe 'imgnet'.*\['coco-1x', 'demo', 'imagenet'\]"):
         recipe.get_recipe("imgnet")
     with pytest.raises(ValueError, match="global_batch_size=0"):
         resolve("imagenet", 0)
@@ -262,7 +263,7 @@ def test_bad_values_named():
 
 @independent
 def test_registry_listing_and_defaults():
-    assert sorted(RECIPES) == ["demo", "imagenet"]
+    assert sorted(RECIPES) == ["coco-1x", "demo", "imagenet"]
     assert all(r.name == name for name, r in RECIPES.items())
     table = recipe.format_recipes()
     for field in ("optimizer", "weight_decay", "schedule", "eval_preprocessing", "checkpoints"):

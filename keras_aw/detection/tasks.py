@@ -127,6 +127,24 @@ class FPNRetinaNetObjectDetector(keras_hub.models.RetinaNetObjectDetector):
         _check(type(self), backbone, num_classes)
         super().__init__(backbone, num_classes, **kwargs)
 
+    def compile_from_config(self, config):
+        """Compiles a loaded detector as it was saved: its optimizer (and state) and losses.
+
+        Keras skips a custom ``compile`` when loading, so a loaded keras-hub
+        detector kept the compile its constructor makes (keras-hub's defaults)
+        and a resumed run lost its optimizer; keras-hub's ``compile`` takes the
+        losses by name, which this maps from the saved ``loss`` dict.
+        """
+        config = keras.saving.deserialize_keras_object(config)
+        losses = config.get("loss") or {}
+        options = {k: config[k] for k in ("run_eagerly", "steps_per_execution", "jit_compile")
+                   if k in config}
+        self.compile(optimizer=config.get("optimizer") or "auto",
+                     box_loss=losses.get("bbox_regression", "auto"),
+                     classification_loss=losses.get("cls_logits", "auto"), **options)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
 
 #: keras_aw's keras-hub task classes, by the backbone class they pair with.
 TASKS = {cls.backbone_cls: cls for cls in (GraphImageClassifier, ResNetEncoderImageClassifier,

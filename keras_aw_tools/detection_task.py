@@ -15,7 +15,7 @@
 - `evaluate`: Shapes: `keras_aw.detection.evaluate_detector` (AP, AP50, AP75);
   COCO: `keras_aw.detection.evaluation.evaluate_coco` into a `CocoEvaluator`
   (pycocotools; AP, AP50, AP75, APs, APm, APl), written to `COCO_METRICS_FILE`
-  by the callers.
+  by the callers, the detections to `COCO_DETECTIONS_FILE`.
 
 keras-hub and pycocotools are imported when a detector is built or evaluated.
 """
@@ -27,6 +27,8 @@ from keras_aw_tools import recipe
 
 #: The COCO metrics of a run on tfds COCO (``keras-aw train`` and ``evaluate``).
 COCO_METRICS_FILE = "coco_metrics.json"
+#: The detections behind them, as a COCO results JSON (original pixels, COCO category ids).
+COCO_DETECTIONS_FILE = "coco_detections.json"
 
 
 def load_data(dataset, image_size, batch_size, num_train, num_test, seed, training,
@@ -96,7 +98,8 @@ def new_model(spec, image_size, num_classes, resolved, encoder_weights=None):
         spec.build(num_classes=num_classes, image_shape=image_shape, **kwargs), resolved)
 
 
-def evaluate(model, data, dataset, batch_size, verbose, resolved=None):
+def evaluate(model, data, dataset, batch_size, verbose, resolved=None, detections_path=None):
+    """The task's metrics; COCO: also writes the detections to `detections_path` (if given)."""
     from keras_aw.detection import evaluate_detector
 
     if data.get("coco"):
@@ -105,9 +108,11 @@ def evaluate(model, data, dataset, batch_size, verbose, resolved=None):
         evaluator = CocoEvaluator(num_classes=data["num_classes"],
                                   category_ids=coco_data.COCO_CATEGORY_IDS)
         evaluate_coco(model, data["test"], batch_size, evaluator=evaluator)
+        if detections_path is not None:
+            evaluator.write_detections(detections_path)
         return {key: float(value) for key, value in evaluator.result().items()}
     xt, yt = data["test"]
     return evaluate_detector(model, xt, yt["boxes"], yt["labels"], batch_size=batch_size)
 
 
-__all__ = ["COCO_METRICS_FILE", "evaluate", "load_data", "new_model"]
+__all__ = ["COCO_DETECTIONS_FILE", "COCO_METRICS_FILE", "evaluate", "load_data", "new_model"]

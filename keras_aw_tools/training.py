@@ -491,8 +491,9 @@ def _evaluate_coco(job):
         job.log("COCO evaluation under several processes: run `keras-aw evaluate "
                 f"{job.run.model} --dataset {job.data_spec}` on one process")
         return
-    job.coco_metrics = detection_task.evaluate(job.net, job.data, job.data_spec,
-                                               job.settings.batch_size, job.verbose)
+    job.coco_metrics = detection_task.evaluate(
+        job.net, job.data, job.data_spec, job.settings.batch_size, job.verbose,
+        detections_path=job.run.file(detection_task.COCO_DETECTIONS_FILE))
     job.log("COCO val2017: " + ", ".join(f"{k} {v:.4f}" for k, v in job.coco_metrics.items()))
     job.run.write_json(COCO_METRICS_FILE, job.coco_metrics)
 
@@ -565,9 +566,12 @@ def evaluate(model_path, dataset="shapes", batch_size=64, num_test=2000, seed=0,
     task = TASKS["detection" if is_detector(model) else "classification"]
     data = task.load_data(data_spec, size, batch_size, 0, num_test, seed, training=False,
                           drop_remainder=False, repeat=False, shuffle_seed=None, **options)
-    result = task.evaluate(model, data, data_spec, batch_size, verbose, resolved)
+    folder = os.path.dirname(os.path.abspath(model_path))
+    extra = ({"detections_path": os.path.join(folder, detection_task.COCO_DETECTIONS_FILE)}
+             if data.get("coco") else {})
+    result = task.evaluate(model, data, data_spec, batch_size, verbose, resolved, **extra)
     if data.get("coco"):
-        path = os.path.join(os.path.dirname(os.path.abspath(model_path)), COCO_METRICS_FILE)
+        path = os.path.join(folder, COCO_METRICS_FILE)
         with open(path, "w") as f:
             json.dump(result, f, indent=2)
     return result

@@ -17,6 +17,7 @@ import pytest
 from keras_aw.optimizers import StepDecay, TorchSGD, norm_variable_paths
 from keras_aw_tools import recipe, training
 from keras_aw_tools.settings import RunSettings
+from tiny_coco import tiny_coco_dir  # noqa: F401,E402  (the session fixture)
 
 # Detectron2 retinanet_R_50_FPN_1x (SOLVER.*, MODEL.RETINANET.*, MODEL.RESNETS/BACKBONE.*)
 DETECTRON2 = {
@@ -198,16 +199,12 @@ def test_short_coco_1x_train_on_shapes_detect(tmp_path):
 
 
 @pytest.mark.slow
-def test_coco_train_and_evaluate_end_to_end(tmp_path):
-    from keras_aw.datasets import coco
+def test_coco_train_and_evaluate_end_to_end(tiny_coco_dir, tmp_path):
+    """`keras-aw train` on tfds coco/2017 (tfds's own builder over files tests/tiny_coco.py
+    wrote, crowds included) with coco-1x, then `evaluate`: the same COCO metrics."""
+    import tensorflow_datasets as tfds
 
-    if not hasattr(coco, "load_coco_evaluation"):
-        pytest.skip("needs coco-data's keras_aw.datasets.coco.load_coco_evaluation, "
-                    "load_coco(training=, part=), keras_aw.detection.evaluation.CocoEvaluator "
-                    "and tests/tiny_coco.py (merged after this branch)")
-    tiny_coco = pytest.importorskip("tiny_coco")
-    data_dir = tiny_coco.prepare(str(tmp_path / "tfds"))  # the tiny COCO-shaped tfds set
-    os.environ["TFDS_DATA_DIR"] = data_dir
+    tfds.core.add_data_dir(tiny_coco_dir)
     out = str(tmp_path / "run")
     result = training.train("AWFPNResNetSmall", dataset="tfds:coco/2017", image_size=128,
                             batch_size=2, epochs=1, steps_per_epoch=2, output=out, verbose=0)
@@ -215,3 +212,15 @@ def test_coco_train_and_evaluate_end_to_end(tmp_path):
         metrics = json.load(f)
     assert set(metrics) == {"AP", "AP50", "AP75", "APs", "APm", "APl"}
     assert metrics == training.evaluate(result["model"], dataset="tfds:coco/2017", verbose=0)
+    # The package's AP equals pycocotools run directly on the detections it wrote and the
+    # instances file the fixture wrote (no package code on this side).
+    from test_coco_eval import pycocotools_stats, write_instances
+
+    detections = os.path.join(out, "coco_detections.json")
+    with open(detections) as f:
+        written = json.load(f)
+    if written:
+        expected = pycocotools_stats(write_instances(tmp_path), detections)
+        assert metrics == pytest.approx(expected, abs=1e-9)
+    else:  # pycocotools cannot load an empty result list; nothing detected scores 0
+        assert all(v == 0 for v in metrics.values()), metrics

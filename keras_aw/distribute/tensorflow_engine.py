@@ -53,3 +53,25 @@ def start(spec, seconds):
 def barrier(key, seconds):
     """Waits for every process at barrier `key`, at most `seconds`."""
     _upstream_tensorflow.wait_at_barrier(key, seconds * 1000)
+
+
+def replica_mean(value):
+    """The mean of `value` over the replicas of the running step (in a replica context)."""
+    import tensorflow as tf
+
+    return tf.distribute.get_replica_context().all_reduce("MEAN", value)
+
+
+def key_value_set(key, text):
+    """Stores `text` under `key` in the coordination service."""
+    _upstream_tensorflow.key_value_set(key, text)
+
+
+def key_value_get(key, timeout_ms):
+    """The text under `key`, waiting at most `timeout_ms`."""
+    return _upstream_tensorflow.key_value_get(key, timeout_ms)
+
+
+def key_value_delete(key):
+    """Deletes `key` and the keys under ``key/``."""
+    _upstream_tensorflow.key_value_delete(key)

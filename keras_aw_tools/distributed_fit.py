@@ -160,6 +160,28 @@ def process_part(count, cluster):
     return np.array_split(np.arange(count), cluster.num_processes)[cluster.process_id]
 
 
+def gather_detections(model, images, cluster, batch_size=16):
+    """Every image's detections on every process, each process predicting its part.
+
+    Returns:
+        `keras_aw.detection.predict_detections`' dict ("boxes", "labels",
+        "confidence", ...) for all of `images`, in their order, as NumPy arrays.
+    """
+    from keras_aw.detection import evaluation  # keras-hub: the detectors' extra
+
+    if cluster is None:
+        return evaluation.predict_detections(model, images, batch_size)
+    part = process_part(len(images), cluster)
+    pred = (evaluation.predict_detections(model, np.asarray(images)[part], batch_size)
+            if len(part) else None)
+    parts = cluster.gather_json(None if pred is None else
+                                {k: [v.tolist(), str(v.dtype)] for k, v in pred.items()},
+                                everywhere=True)
+    parts = [p for p in parts if p is not None]
+    return {k: np.concatenate([np.asarray(p[k][0], p[k][1]) for p in parts])
+            for k in parts[0]}
+
+
 def evaluate_detector(model, images, boxes, labels, cluster, batch_size=16):
     """COCO AP / AP50 / AP75 of a detector on Shapes-Detect's arrays, over a cluster.
 
@@ -183,17 +205,10 @@ def evaluate_detector(model, images, boxes, labels, cluster, batch_size=16):
     fmt = model.bounding_box_format
     gt = np.asarray(boxes, np.float32)
     evaluation.check_targets(gt, labels, fmt, height, width, model.num_classes)
-    part = process_part(len(images), cluster)
-    pred = (evaluation.predict_detections(model, images[part], batch_size) if len(part)
-            else None)
-    parts = cluster.gather_json(None if pred is None else
-                                {k: v.tolist() for k, v in pred.items()}, everywhere=True)
-    parts = [p for p in parts if p is not None]
-    pred = {k: np.concatenate([np.asarray(p[k], np.float32) for p in parts])
-            for k in ("boxes", "labels", "confidence")}
+    pred = gather_detections(model, images, cluster, batch_size)
     return evaluation.coco_metrics(
         evaluation.to_xyxy(gt, fmt, height, width), labels,
-        evaluation.to_xyxy(pred["boxes"], fmt, height, width), pred["labels"].astype("int64"),
+        evaluation.to_xyxy(pred["boxes"], fmt, height, width), pred["labels"],
         pred["confidence"], (height, width), "xyxy", model.num_classes)
 
 

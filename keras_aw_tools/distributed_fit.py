@@ -50,6 +50,12 @@ def install_ddp_train_step(model, cluster):
     from torch.nn.parallel import DistributedDataParallel
 
     local = cluster.local_rank
+    _upstream_keras.track_variables(model)
+    seen = {id(p) for p in model.parameters()}
+    hidden = [v.path for v in model.trainable_weights if id(v.value) not in seen]
+    if hidden:
+        raise RuntimeError(f"DistributedDataParallel would not average the gradients of "
+                           f"{len(hidden)} trainable weights it cannot see: {hidden[:3]}")
     ddp = DistributedDataParallel(model, device_ids=None if local is None else [local])
 
     def train_step(data):

@@ -56,10 +56,17 @@ def barrier(key, seconds):
 
 
 def replica_mean(value):
-    """The mean of `value` over the replicas of the running step (in a replica context)."""
+    """The mean of `value` over the replicas of the running step (in a replica context).
+
+    In a cross-replica context (Keras tracing the loss once to build its
+    metrics, outside any step) there is nothing to reduce: `value` as it is.
+    """
     import tensorflow as tf
 
-    return tf.distribute.get_replica_context().all_reduce("MEAN", value)
+    context = tf.distribute.get_replica_context()
+    if context is None:
+        return value
+    return context.all_reduce("MEAN", value)
 
 
 def key_value_set(key, text):

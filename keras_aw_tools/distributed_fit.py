@@ -87,7 +87,10 @@ def install_global_normalizer(detector, cluster):
     strategies), would compute ``(S_0 / N_0 + S_1 / N_1) / 2`` instead. Each
     replica's loss is therefore multiplied by ``N_p / mean_q(N_q)`` (the mean
     over the replicas: `Cluster.replica_mean`), which gives the one-process
-    value exactly, as Detectron2 does (``num_pos_anchors`` all-reduced). The
+    value exactly, as Detectron2 does (``num_pos_anchors`` all-reduced);
+    TensorFlow's strategies sum the replicas' gradients (Keras scales a loss
+    by the replicas for mean reductions only, and keras-hub's losses are
+    "sum"), so there the factor is also divided by the number of replicas. The
     positives are counted from the labels the detector's own label encoder
     returns in the same step. JAX computes on the global batch: nothing changes.
     A replica whose part has no positive anchor (keras-hub then zeroes its loss)
@@ -117,6 +120,10 @@ def install_global_normalizer(detector, cluster):
                                                  "float32"))
         factor = (keras.ops.maximum(positives, 1.0)
                   / keras.ops.maximum(cluster.replica_mean(positives), 1.0))
+        if cluster.backend == "tensorflow":
+            # The strategy sums the replicas' gradients; Keras divides a loss by the
+            # replicas only for mean reductions, and keras-hub's losses are "sum".
+            factor = factor / cluster.num_devices()
         return loss * keras.ops.cast(factor, loss.dtype)
 
     encoder._keras_aw_own_call, encoder.call = encode, call

@@ -11,7 +11,7 @@ and killing only its own process groups.
   process 0 ends in bounded time with epoch 1's checkpoint intact; the same
   processes resume to epoch 2 and must hold identical weights, equal to the
   uninterrupted one-process ``keras-aw train`` of the same settings (launched
-  alongside) within the bound measured per backend (`ONE_PROCESS_BOUND`); only
+  alongside) in 99 % of their entries within `ONE_PROCESS_BOUND`; only
   process 0 wrote. Then every process evaluates its half of the test split
   (`keras_aw_tools.distributed_fit.evaluate_detector`): the AP must equal
   `keras_aw.detection.evaluate_detector` on one process.
@@ -32,8 +32,8 @@ import pytest
 
 import mp_launch
 from keras_aw import distribute
-from test_multiprocess import (_addresses, _env, _launch_cluster, _max_difference,
-                               _model_weights, _train_weights)
+from test_multiprocess import (_addresses, _env, _launch_cluster, _model_weights,
+                               _train_weights)
 
 BACKEND = keras.backend.backend()
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,10 +44,14 @@ DETECTOR = dict(model="AWFPNResNetSmall", image_size=64, num_train=32, num_test=
                 batch_size=16, epochs=2)
 #: Seconds process 0 waits for a killed peer before it gives up.
 FAULT_TIMEOUT = 20
-#: Max |w_2 processes - w_1 process| over the trainable weights after 4 steps, per
-#: backend, with global BatchNorm statistics and the loss normalized by the global
-#: batch's positive anchors (measured on this 2-core CPU machine; see docs/scale-out.md).
-ONE_PROCESS_BOUND = {"jax": 1e-4, "tensorflow": 1e-4, "torch": 1e-4}
+#: The 99th percentile of |w_2 processes - w_1 process| over every trainable weight entry,
+#: with global BatchNorm statistics and the loss normalized by the global batch's positive
+#: anchors. Not the maximum: Adam's first steps move every weight by about the learning
+#: rate (2e-3) whatever its gradient's size, so a weight whose gradient is float noise moves
+#: by up to 2e-3 either way, on one process as on two (measured max 3.9e-3 after one step on
+#: PyTorch, where the 99th percentile was 5.4e-6). Gradients not averaged over the processes
+#: gave a 99th percentile of 4e-3 (PyTorch), twice the gradient 4.7e-4 (TensorFlow).
+ONE_PROCESS_QUANTILE, ONE_PROCESS_BOUND = 0.99, 1e-4
 
 
 def _worker_args():
@@ -113,9 +117,12 @@ def test_detector_killed_resumed_on_two_processes_equals_one_process(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(w0, w1)), "processes diverged"
     final = _model_weights(run / "model.keras")
     assert all(np.array_equal(a, b) for a, b in zip(final, w0))
-    diff = _max_difference(final, _model_weights(single / "model.keras"))
-    print(f"\n{BACKEND} detector: max |w_2 - w_1| = {diff:.2e}")
-    assert diff <= ONE_PROCESS_BOUND[BACKEND], diff
+    one_process = _model_weights(single / "model.keras")
+    diffs = np.concatenate([np.abs(a - b).ravel() for a, b in zip(final, one_process)])
+    quantile = float(np.quantile(diffs, ONE_PROCESS_QUANTILE))
+    print(f"\n{BACKEND} detector: |w_2 - w_1|: median {np.median(diffs):.1e}, "
+          f"{ONE_PROCESS_QUANTILE:.0%} {quantile:.1e}, max {diffs.max():.1e}")
+    assert quantile <= ONE_PROCESS_BOUND, quantile
 
     # Evaluation: each process its half, merged: the one-process AP of the same model.
     from keras_aw.datasets import load_detection_data

@@ -11,7 +11,8 @@ and killing only its own process groups.
   process 0 ends in bounded time with epoch 1's checkpoint intact; the same
   processes resume to epoch 2 and must hold identical weights, equal to the
   uninterrupted one-process ``keras-aw train`` of the same settings (launched
-  alongside) in 99 % of their entries within `ONE_PROCESS_BOUND`; only
+  alongside) in their first epoch's loss and, in 99 % of the weight entries, within
+  `ONE_PROCESS_BOUND` (Adam's sign-like first steps amplify float reordering); only
   process 0 wrote. Then every process evaluates its half of the test split
   (`keras_aw_tools.distributed_fit.evaluate_detector`): the AP must equal
   `keras_aw.detection.evaluate_detector` on one process.
@@ -44,14 +45,22 @@ DETECTOR = dict(model="AWFPNResNetSmall", image_size=64, num_train=32, num_test=
                 batch_size=16, epochs=2)
 #: Seconds process 0 waits for a killed peer before it gives up.
 FAULT_TIMEOUT = 20
-#: The 99th percentile of |w_2 processes - w_1 process| over every trainable weight entry,
-#: with global BatchNorm statistics and the loss normalized by the global batch's positive
-#: anchors. Not the maximum: Adam's first steps move every weight by about the learning
-#: rate (2e-3) whatever its gradient's size, so a weight whose gradient is float noise moves
-#: by up to 2e-3 either way, on one process as on two (measured max 3.9e-3 after one step on
-#: PyTorch, where the 99th percentile was 5.4e-6). Gradients not averaged over the processes
-#: gave a 99th percentile of 4e-3 (PyTorch), twice the gradient 4.7e-4 (TensorFlow).
-ONE_PROCESS_QUANTILE, ONE_PROCESS_BOUND = 0.99, 1e-4
+#: The 99th percentile of |w_2 processes - w_1 process| over every trainable weight entry
+#: after the 4 steps, with global BatchNorm statistics and the loss normalized by the global
+#: batch's positive anchors. This is not float reordering: Adam's first steps move every
+#: weight by about the learning rate (2e-3) whatever its gradient's size (sign descent), so
+#: a weight whose gradient is float noise moves by up to 2e-3 either way, and the next steps
+#: amplify it (a loss near 300). Measured on PyTorch: after one step 99th percentile 5.4e-6
+#: (max 3.9e-3); after the 4 steps median 5.2e-4, 99th percentile 2.6e-3, max 7.5e-3.
+#: What the test holds to float level is the loss (`FIRST_EPOCH_LOSS_RTOL`) and the
+#: processes' agreement (identical weights).
+ONE_PROCESS_QUANTILE, ONE_PROCESS_BOUND = 0.99, 5e-3
+#: Epoch 1's logged loss (its first step on the same initial weights, its second after one
+#: update) against the one-process command's: measured 310.046 vs 310.189 (PyTorch), 311.0077
+#: vs 311.0063 (JAX). Per-replica normalizers or TensorFlow's summed gradients of "sum"
+#: losses gave twice the loss (TensorFlow, before `install_global_normalizer` divided by the
+#: replicas).
+FIRST_EPOCH_LOSS_RTOL = 1e-2
 
 
 def _worker_args():
@@ -113,6 +122,9 @@ def test_detector_killed_resumed_on_two_processes_equals_one_process(tmp_path):
     for key in ("loss", "val_loss"):
         assert logs[0][key] == pytest.approx(logs[1][key], rel=1e-5), logs
         assert state["history"][1][key] == pytest.approx(logs[0][key], rel=1e-5)
+    first = json.loads((single / "state.json").read_text())["history"][0]
+    assert state["history"][0]["loss"] == pytest.approx(first["loss"],
+                                                        rel=FIRST_EPOCH_LOSS_RTOL), first
     w0, w1 = (_train_weights(tmp_path / f"run.proc_{i}.npz") for i in range(2))
     assert all(np.array_equal(a, b) for a, b in zip(w0, w1)), "processes diverged"
     final = _model_weights(run / "model.keras")
@@ -144,7 +156,12 @@ def test_detector_killed_resumed_on_two_processes_equals_one_process(tmp_path):
         assert sorted(gathered.files) == sorted(expected)
         for key, value in expected.items():
             assert gathered[key].shape == value.shape and gathered[key].dtype == value.dtype
-            np.testing.assert_allclose(gathered[key], value, rtol=1e-5, atol=1e-4, err_msg=key)
+        for key in ("labels", "num_detections"):
+            np.testing.assert_array_equal(gathered[key], expected[key], err_msg=key)
+        np.testing.assert_allclose(gathered["confidence"], expected["confidence"], atol=1e-4)
+        # A 4-step model decodes huge boxes (measured up to 7e16: exp of large deltas); the
+        # processes' own thread counts reorder the sums: 1.2e-3 relative measured (PyTorch).
+        np.testing.assert_allclose(gathered["boxes"], expected["boxes"], rtol=1e-2, atol=1e-2)
     assert np.sum(expected["confidence"] > 0) >= len(xt), "no detection: a vacuous comparison"
     print(f"{BACKEND} detector: AP 2 processes {metrics[0]}, 1 process {one}")
     for key in ("AP", "AP50", "AP75"):

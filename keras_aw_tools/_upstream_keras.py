@@ -11,12 +11,20 @@ compiled loss with the model's added losses and their scaling) and
 ``Model._loss_tracker`` (the "loss" metric). They are read here only.
 tests/test_distribute.py fails once Keras's torch backend brings its own
 data-parallel support, so that the written step and this module go.
+
+Keras's torch layers register their variables as torch parameters when built
+(``TorchLayer._track_variables``); a model whose layers create variables
+after that (measured: keras_aw's AWFPNResNetSmall RetinaNet, 72 of its 123
+trainable weights among ``model.parameters()``) hides the others from
+`DistributedDataParallel`, which then leaves their gradients per process
+without an error. `track_variables` registers them all again before DDP
+wraps the model (same upstream issue).
 """
 
 import keras
 
 #: The Model internals the DDP step uses.
-STEP_INTERNALS = ("_compute_loss", "_loss_tracker")
+STEP_INTERNALS = ("_compute_loss", "_loss_tracker", "_track_variables")
 
 
 def check_step_internals(model):
@@ -36,3 +44,8 @@ def compute_loss(model, x, y, y_pred, sample_weight):
 def track_loss(model, loss, batch_size):
     """Updates the model's "loss" metric with a batch's loss, as `Model.train_step` does."""
     model._loss_tracker.update_state(loss, sample_weight=batch_size)
+
+
+def track_variables(model):
+    """Registers every variable of `model` (torch) as a parameter that torch sees."""
+    model._track_variables()

@@ -168,8 +168,8 @@ def _add_train_parser(subparsers):
     p.add_argument("--process-id", type=int, default=None,
                    help="this process's index, 0 to --num-processes - 1 (0 writes the run)")
     p.add_argument("--sync-batchnorm", action="store_true",
-                   help="BatchNorm statistics over the global batch on TensorFlow (JAX: "
-                   "always); not on PyTorch")
+                   help="BatchNorm statistics over the global batch on TensorFlow and "
+                   "PyTorch (JAX: always)")
     p.add_argument("--cpu-devices", type=_positive_int, default=None,
                    help="split the CPU into N virtual devices (to try --distribute "
                    "without GPUs)")

@@ -102,8 +102,8 @@ class RunSettings:
             resumed run reads the same checkpoint on every process (`output` on
             a filesystem they share).
         sync_batchnorm: BatchNorm statistics over the global batch (AWConv2D's
-            attention BatchNorms included) on TensorFlow; always so on JAX under
-            a cluster or `distribute`; refused on PyTorch.
+            attention BatchNorms included) on TensorFlow and, under a cluster,
+            PyTorch; always so on JAX under a cluster or `distribute`.
         callbacks: extra Keras callbacks for `fit` (kept as a tuple).
         encoder_weights: detectors only: a classifier's `.keras` file (e.g. from
             `keras-aw train` on the Shapes classification set, whose images are 0-255

@@ -224,7 +224,7 @@ def train(settings=None, /, *args, **fields):
         and "best" (its epoch, validation metrics and errors).
 
     Raises:
-        ValueError: bad arguments; a registered detector under several processes.
+        ValueError: bad arguments.
         TypeError: an argument of the wrong type, an unknown one.
         ConnectionError: the cluster's processes did not all join in time.
     """
@@ -278,8 +278,8 @@ def _join_cluster(settings):
     spec = registry.parse_spec(settings.model)
     if settings.sync_batchnorm:
         check_sync_batchnorm()
-    found = find_cluster(settings.job_addresses, settings.num_processes,
-                         settings.process_id)
+    find_cluster(settings.job_addresses, settings.num_processes,
+                 settings.process_id)  # bad cluster values fail before joining
     detector_recipe = recipe.get_recipe(settings.recipe).box_loss != "keras-hub"
     if spec.task != "classification" and settings.recipe != "demo" and not detector_recipe:
         raise ValueError(f"{spec} is a {spec.task} model: it trains with the demo or a "
@@ -287,10 +287,6 @@ def _join_cluster(settings):
     if spec.task == "classification" and detector_recipe:
         raise ValueError(f"{spec} is a classifier; recipe {settings.recipe!r} is for "
                          f"detectors; received recipe={settings.recipe!r}")
-    if found is not None and spec.task != "classification":
-        raise ValueError(f"{spec} is a {spec.task} model: registered detectors do not train "
-                         f"under several processes (keras-hub's RetinaNet there is not "
-                         f"verified); received num_processes={found.num_processes}")
     cluster = initialize_cluster(settings.job_addresses, settings.num_processes,
                                  settings.process_id)
     return _Job(settings, spec, data_spec, cluster)
@@ -375,6 +371,11 @@ def _shard_inputs(job):
     epoch by the seed and the epoch alone, continued where a resumed run stopped.
     """
     s, cluster = job.settings, job.cluster
+    # Shapes-Detect: its NumPy arrays, batched as the classifiers' (the same global batches
+    # on one process and on a cluster, continued on resume), images scaled per batch.
+    arrays = None if job.per_process else job.data.get("train_arrays")
+    if arrays is not None:
+        job.train_data = arrays
     if cluster is None:
         if job.replicas > 1:
             job.log(f"distributing over {job.replicas} devices")
@@ -395,6 +396,8 @@ def _shard_inputs(job):
             job.train_data, s.batch_size, cluster, seed=s.seed,
             epochs=None if s.steps_per_epoch else s.epochs - job.done, **start)
         job.steps_per_epoch = s.steps_per_epoch or steps
+        if arrays is not None:
+            job.train_data = sharding.scale_images(job.train_data, DETECTOR_INPUT_SCALE)
         if isinstance(job.test_data, tuple):
             job.test_data, _ = sharding.cluster_input(job.test_data, s.batch_size, cluster,
                                                       training=False)
@@ -410,8 +413,11 @@ def _shard_inputs(job):
 def _cluster_train_hooks(net, cluster):
     """The training-loop hooks a cluster needs; returns the callbacks among them.
 
-    PyTorch: the DDP train step (gradients averaged over the processes) and global logs.
+    Detectors: the loss normalized by the global batch's positive anchors. PyTorch: the
+    DDP train step (gradients averaged over the processes) and global logs.
     """
+    if is_detector(net):
+        distributed_fit.install_global_normalizer(net, cluster)
     if cluster.backend != "torch":
         return []
     distributed_fit.install_ddp_train_step(net, cluster)

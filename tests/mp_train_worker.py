@@ -13,6 +13,10 @@ logs (as `fit`'s callbacks see them) to ``DIR/NAME.logs_{I}.jsonl``, and appends
 model file it saves to ``DIR/saves.proc_{I}.txt`` (``runs.atomic_save_model``
 wrapped), so a test can tell which process wrote what. ``--kill E:B`` makes
 process 1 SIGKILL itself after batch B of epoch E (0-based) of the first run.
+``--evaluate RUN`` (a detector): after the runs, every process loads ``DIR/RUN/model.keras``
+and evaluates it on the Shapes-Detect test split, each its part
+(`keras_aw_tools.distributed_fit.evaluate_detector`, with every box kept: `lenient`),
+writing ``DIR/eval_{I}.json`` and the gathered detections ``DIR/detections_{I}.npz``.
 `reference` (imported by tests/test_multiprocess.py on PyTorch) is one process
 computing each step as two half-batch passes.
 """
@@ -65,6 +69,22 @@ def reference(out, epochs, model="AWSmallCNN", batch_size=16, image_size=16, num
     np.savez(out, *[keras.ops.convert_to_numpy(w) for w in net.trainable_weights])
 
 
+def lenient(detector, threshold=0.0):
+    """`detector` keeping its `max_detections` best boxes whatever their scores.
+
+    A detector trained a few steps scores below the default confidence threshold
+    everywhere (no detection, AP 0 whatever the evaluation does); with every box kept
+    the AP is above 0, so that two evaluations can be told apart.
+    """
+    from keras_aw.detection.upstream import BatchNonMaxSuppression
+
+    config = detector.prediction_decoder.get_config()
+    config["confidence_threshold"] = threshold
+    detector.prediction_decoder = BatchNonMaxSuppression.from_config(config)
+    detector.predict_function = None
+    return detector
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -79,6 +99,7 @@ def main(argv=None):
     parser.add_argument("--image-size", type=int, default=16)
     parser.add_argument("--num-train", type=int, default=64)
     parser.add_argument("--num-test", type=int, default=32)
+    parser.add_argument("--evaluate")
     args = parser.parse_args(argv)
 
     import keras
@@ -153,6 +174,21 @@ def main(argv=None):
         print(f"process {process['id']}: {name}: {result['epochs_done']} epochs, loss "
               f"{result.get('loss')}", flush=True)
     cluster = distribute.current_cluster()
+    if args.evaluate:
+        from keras_aw.datasets import load_detection_data
+        from keras_aw_tools import distributed_fit
+
+        model = lenient(keras.saving.load_model(os.path.join(args.out, args.evaluate,
+                                                             "model.keras")))
+        xt, yt = load_detection_data(image_size=args.image_size, num_test=args.num_test,
+                                     training=False)["test"]
+        metrics = distributed_fit.evaluate_detector(model, xt, yt["boxes"], yt["labels"],
+                                                    cluster, batch_size=4)
+        np.savez(os.path.join(args.out, f"detections_{process['id']}.npz"),
+                 **distributed_fit.gather_detections(model, xt, cluster, batch_size=4))
+        with open(os.path.join(args.out, f"eval_{process['id']}.json"), "w") as f:
+            json.dump(metrics, f)
+        print(f"process {process['id']}: {metrics}", flush=True)
     if cluster is not None:
         cluster.shutdown()
     return 0

@@ -67,6 +67,8 @@ LATE_IMPORTS = {
         "keras-hub extra: swapping a detector's NMS (the detector holds keras-hub)",
     ("keras_aw_tools.training", "keras_aw.detection"):
         "keras-hub extra: encoder_from_classifier and evaluate_detector for detectors",
+    ("keras_aw_tools.distributed_fit", "keras_aw.detection"):
+        "keras-hub extra: evaluating a detector under a cluster",
     ("keras_aw_tools.cli", "keras_aw"): "the command line's lazy start (its --version)",
     ("keras_aw_tools.commands", "keras_aw"):
         "the command line's lazy start (--help without Keras)",

@@ -257,23 +257,6 @@ def test_epoch_batches_depend_on_seed_and_epoch_only():
         sharding.epoch_batches(x, y, 16, seed=0)
 
 
-def test_train_refuses_detectors_and_torch_sync_batchnorm_before_joining(tmp_path):
-    from keras_aw_tools import training
-
-    pytest.importorskip("keras_hub")
-    import keras_aw.detection  # noqa: F401 - registers the detectors where the registry does not
-
-    cluster = dict(job_addresses="127.0.0.1:9", num_processes=2, process_id=1)
-    with pytest.raises(ValueError, match="AWFPNResNetSmall is a detection model.*"
-                       "num_processes=2"):
-        training.train("AWFPNResNetSmall", output=str(tmp_path / "d"), **cluster)
-    if BACKEND == "torch":
-        with pytest.raises(ValueError, match="synchronized BatchNorm.*torch"):
-            training.train("AWSmallCNN", output=str(tmp_path / "s"), sync_batchnorm=True,
-                           **cluster)
-    assert distribute.current_cluster() is None and not list(tmp_path.iterdir())
-
-
 @pytest.mark.backend_independent
 @pytest.mark.parametrize("flags, words", [
     (["--job-addresses", "nohost", "--num-processes", "2", "--process-id", "0"],
@@ -295,16 +278,23 @@ def test_cli_cluster_flags_bad_input_is_one_line(flags, words, tmp_path, capsys)
 # --------------------------------------------------------------------------- engine pieces
 def test_synchronize_batchnorm_covers_awconv_attention():
     model = mp_worker.build_model()
-    if BACKEND == "torch":
-        with pytest.raises(ValueError, match="torch"):
-            distribute.synchronize_batchnorm(model)
-        return
-    # One BatchNormalization in the stem, two in AWConv2D's attention branch.
-    assert distribute.synchronize_batchnorm(model) == 3
     bns = [layer for layer in model._flatten_layers(include_self=False)
            if isinstance(layer, keras.layers.BatchNormalization)]
+    own = [b._moments for b in bns]
+    # One BatchNormalization in the stem, two in AWConv2D's attention branch.
+    assert distribute.synchronize_batchnorm(model) == 3
     assert {b.name for b in bns} >= {"attention_bn1", "attention_bn2"}
     assert all(b.synchronized for b in bns) == (BACKEND == "tensorflow")
+    # PyTorch: one process changes nothing; under a cluster each layer's moments are global
+    # (tests/test_multiprocess_detection.py runs them on 2 processes).
+    assert [b._moments for b in bns] == own
+    if BACKEND == "torch":
+        cluster = distribute.Cluster(distribute.ClusterSpec(("h:1",), 2, 0, "arguments"),
+                                     "torch", 10, None)  # engine not started
+        assert distribute.synchronize_batchnorm(model, cluster) == 3
+        assert all(b._moments != m for b, m in zip(bns, own))
+        distribute.synchronize_batchnorm(model, cluster)  # idempotent
+        assert all(b._keras_aw_own_moments == m for b, m in zip(bns, own))
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's MultiWorkerMirroredStrategy")

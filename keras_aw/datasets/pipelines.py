@@ -282,8 +282,10 @@ def load_detection_data(spec="shapes", image_size=64, batch_size=16, num_train=2
 
     Returns:
         A dict: ``train`` (training only: batches of ``(images, {"boxes",
-        "labels"})``), ``test`` (``(x_test, y_test)``), ``num_classes`` and
-        ``class_names``.
+        "labels"})``), ``train_arrays`` (training only: the same images, uint8
+        0-255, and targets as NumPy arrays, for
+        `keras_aw.datasets.sharding.epoch_batches`), ``test`` (``(x_test,
+        y_test)``), ``num_classes`` and ``class_names``.
 
     Raises:
         ValueError: `spec` is not "shapes".
@@ -310,6 +312,7 @@ def load_detection_data(spec="shapes", image_size=64, batch_size=16, num_train=2
     if training:
         out["train"] = _detection_pipeline(x, y, batch_size, seed if shuffle_seed is None
                                            else shuffle_seed, drop_remainder, repeat)
+        out["train_arrays"] = (x, y)
     return out
 
 

@@ -138,7 +138,8 @@ def epoch_batches(x, y, batch_size, seed, first_epoch=0, epochs=None, first_batc
     the global random state).
 
     Args:
-        x, y: NumPy arrays with the same first dimension.
+        x, y: NumPy arrays with the same first dimension (`y` may be a dict of
+            them, such as a detector's ``{"boxes", "labels"}``).
         batch_size: the global batch size.
         seed: int seed of the shuffles.
         first_epoch: the first epoch's index (a resumed run's epochs done).
@@ -165,7 +166,7 @@ def epoch_batches(x, y, batch_size, seed, first_epoch=0, epochs=None, first_batc
         raise ValueError(f"`first_batch` must be an int >= 0; received "
                          f"first_batch={first_batch!r}")
     first_epoch, skip = first_epoch + first_batch // steps, first_batch % steps
-    images, labels = tf.constant(x), tf.constant(y)
+    images, labels = tf.constant(x), tf.nest.map_structure(tf.constant, y)
 
     def one_epoch(epoch):
         order = tf.random.experimental.stateless_shuffle(
@@ -174,11 +175,22 @@ def epoch_batches(x, y, batch_size, seed, first_epoch=0, epochs=None, first_batc
         start = tf.where(epoch == first_epoch, tf.constant(skip, tf.int64),
                          tf.constant(0, tf.int64))
         return tf.data.Dataset.from_tensor_slices(batches[start:]).map(
-            lambda index: (tf.gather(images, index), tf.gather(labels, index)))
+            lambda index: (tf.gather(images, index),
+                           tf.nest.map_structure(lambda t: tf.gather(t, index), labels)))
 
     last = first_epoch + epochs if epochs is not None else 2 ** 62
     dataset = tf.data.Dataset.range(first_epoch, last).flat_map(one_epoch)
     return dataset.prefetch(tf.data.AUTOTUNE), steps
+
+
+def scale_images(dataset, scale):
+    """`dataset`'s ``(images, targets)`` batches with the images as float32 times `scale`."""
+    import tensorflow as tf
+
+    def scaled(images, targets):
+        return tf.cast(images, tf.float32) * tf.constant(scale, tf.float32), targets
+
+    return dataset.map(scaled, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def cluster_input(data, batch_size, cluster, seed=0, first_epoch=0, epochs=None,

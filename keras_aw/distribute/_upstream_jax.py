@@ -10,6 +10,12 @@ that cannot time out. The coordination service's client (``jax._src.distributed
 reaches it. Upstream: jax-ml/jax#23599 made the service's timeouts
 configurable; no public barrier exists yet. tests/test_distribute.py fails
 once `jax.distributed` gains a public barrier, so that this module goes.
+
+The same client's key-value store (``key_value_set_bytes``,
+``blocking_key_value_get_bytes``, ``key_value_delete``) carries the small
+host data `Cluster.gather_json` collects (a detector's evaluation of each
+process's part); JAX's public `multihost_utils.process_allgather` is a device
+collective of equal shapes without a timeout. Same upstream issue.
 """
 
 
@@ -18,3 +24,24 @@ def wait_at_barrier(key, timeout_ms):
     from jax._src import distributed
 
     distributed.global_state.client.wait_at_barrier(key, timeout_ms)
+
+
+def key_value_set(key, value):
+    """Stores bytes `value` under `key` in the running cluster's coordination service."""
+    from jax._src import distributed
+
+    distributed.global_state.client.key_value_set_bytes(key, value)
+
+
+def key_value_get(key, timeout_ms):
+    """The bytes stored under `key`, waiting for them at most `timeout_ms`."""
+    from jax._src import distributed
+
+    return distributed.global_state.client.blocking_key_value_get_bytes(key, timeout_ms)
+
+
+def key_value_delete(key):
+    """Deletes `key` from the coordination service."""
+    from jax._src import distributed
+
+    distributed.global_state.client.key_value_delete(key)

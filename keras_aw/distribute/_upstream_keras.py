@@ -23,6 +23,18 @@ exists, so that the item can be removed.
   scalars, on the Keras versions in `REDUCE_SHIM_KERAS_VERSIONS`
   (tests/test_multiprocess.py fails once the installed Keras no longer needs
   it or the range is stale).
+- `replace_moments`: Keras's `BatchNormalization` refuses
+  ``synchronized=True`` on PyTorch (``ops.moments(..., synchronized=True)``
+  raises there), and `torch.nn.SyncBatchNorm.convert_sync_batchnorm` converts
+  `torch.nn.BatchNorm*d` modules only, never a Keras layer (a Keras layer is a
+  `torch.nn.Module` but not a ``torch.nn.modules.batchnorm._BatchNorm``;
+  tests/test_multiprocess_detection.py checks that it leaves a model
+  untouched). The layer's statistics come from its private
+  ``BatchNormalization._moments(inputs, mask)``; `replace_moments` makes it
+  return the moments of the global batch (`torch_engine.global_moments`).
+  Upstream: keras-team/keras#23316 (data parallelism for the torch backend)
+  does not cover it; tests/test_multiprocess_detection.py fails once Keras
+  accepts ``synchronized=True`` on PyTorch, so that this item goes.
 """
 
 import keras
@@ -66,3 +78,22 @@ def install_reduce_shim(strategy):
 
     strategy.reduce = reduce_scalars_without_axis
     return strategy
+
+
+def replace_moments(layer, moments):
+    """Makes BatchNormalization `layer` take its training statistics from `moments`.
+
+    ``moments(inputs, axes) -> (mean, variance)`` replaces the layer's own
+    (``ops.moments`` over ``layer._reduction_axes``) when no mask is given;
+    masked inputs keep Keras's computation. Idempotent; returns `layer`.
+    """
+    own = getattr(layer, "_keras_aw_own_moments", None) or layer._moments
+
+    def global_moments(inputs, mask):
+        if mask is not None:
+            return own(inputs, mask)
+        return moments(inputs, layer._reduction_axes)
+
+    layer._keras_aw_own_moments = own
+    layer._moments = global_moments
+    return layer

@@ -11,6 +11,11 @@ Two things `keras_aw.distribute` needs have no public TensorFlow API:
   ``tensorflow.python.distribute.multi_worker_util``.
 - A barrier with a timeout (`Cluster.barrier`): the eager context's
   ``wait_at_barrier``.
+- Host data between processes (`Cluster.gather_json`: a detector's evaluation
+  of each process's part): the coordination service's key-value store
+  (``set_config_key_value``, ``get_config_key_value``,
+  ``delete_config_key_value``); TensorFlow's public collectives move tensors
+  inside a strategy's step only.
 
 tests/test_distribute.py fails once TensorFlow offers either publicly
 (`tf.config.experimental`, `tf.distribute`, `tf.experimental`), so that this
@@ -39,3 +44,24 @@ def wait_at_barrier(key, timeout_ms):
     from tensorflow.python.eager import context
 
     context.context().wait_at_barrier(key, timeout_ms)
+
+
+def key_value_set(key, value):
+    """Stores text `value` under `key` in the coordination service."""
+    from tensorflow.python.eager import context
+
+    context.context().set_config_key_value(key, value)
+
+
+def key_value_get(key, timeout_ms):
+    """The text stored under `key`, waiting for it at most `timeout_ms`."""
+    from tensorflow.python.eager import context
+
+    return context.context().get_config_key_value(key, timeout_ms)
+
+
+def key_value_delete(key):
+    """Deletes `key` from the coordination service."""
+    from tensorflow.python.eager import context
+
+    context.context().delete_config_key_value(key)

@@ -12,6 +12,7 @@ Exceptions, one per kind of mistake: `TypeError` a value of the wrong type,
 """
 
 import contextlib
+import json
 import sys
 import threading
 
@@ -45,6 +46,7 @@ class Cluster:
         self.strategy = engine if backend == "tensorflow" else None
         self.local_rank = engine if backend == "torch" else None
         self._barriers = 0
+        self._gathers = 0
         self._closed = False
         self._lock = threading.Lock()
 
@@ -138,6 +140,59 @@ class Cluster:
             return logs
         return torch_engine.mean_logs(logs, self.num_processes)
 
+    def replica_mean(self, value):
+        """Inside a train or test step: the mean over the data-parallel replicas of `value`.
+
+        For a value each replica computes from its own part of the batch (a
+        count, such as a detector's positive anchors): TensorFlow all-reduces it
+        in the replica context; PyTorch over the processes (not differentiated:
+        for counts); JAX computes on the global batch already, so `value` is
+        returned as it is.
+        """
+        if self.backend == "tensorflow":
+            return tensorflow_engine.replica_mean(value)
+        if self.backend == "torch":
+            return torch_engine.process_mean(value, self.num_processes)
+        return value
+
+    def gather_json(self, value, everywhere=False):
+        """Every process's JSON-serializable `value`, in process order, on process 0.
+
+        Host data, not tensors: for instance each process's evaluation of its
+        part of a test set (`keras_aw_tools.distributed_fit`). Every process must
+        call it at the same point. PyTorch: ``torch.distributed``'s object
+        collectives; JAX and TensorFlow: the coordination service's key-value
+        store, in chunks of `GATHER_CHUNK` characters, every wait bounded by
+        `timeout`.
+
+        Args:
+            value: what this process contributes (``json.dumps`` must take it).
+            everywhere: every process gets the list (default: process 0 only;
+                the others get None).
+
+        Raises:
+            TimeoutError: a process did not contribute in time.
+        """
+        text = json.dumps(value)
+        with self._lock:
+            self._gathers += 1
+            key = f"keras_aw_gather_{self._gathers}"
+        try:
+            if self.backend == "torch":
+                texts = torch_engine.gather_objects(text, self.num_processes, everywhere)
+            else:
+                texts = _gather_texts(_ENGINES[self.backend], key, text, self.process_id,
+                                      self.num_processes, self.timeout * 1000,
+                                      everywhere or self.is_chief)
+                self.barrier(key)  # every process has read: the keys can go
+                _ENGINES[self.backend].key_value_delete(f"{key}/{self.process_id}")
+        except TimeoutError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise TimeoutError(f"process {self.process_id} of {self.num_processes}: gathering "
+                               f"{key!r} failed within {self.timeout} s: {first_line(e)}") from e
+        return None if texts is None else [json.loads(t) for t in texts]
+
     def shutdown(self):
         """Leaves the cluster (bounded by `timeout`); safe to call twice."""
         global _CLUSTER
@@ -150,6 +205,27 @@ class Cluster:
             jax_engine.shutdown()
         elif self.backend == "torch":
             torch_engine.shutdown()
+
+
+#: Characters per key-value entry of `Cluster.gather_json` (the coordination services
+#: carry gRPC messages; 4 MB is gRPC's default limit).
+GATHER_CHUNK = 1 << 20
+
+
+def _gather_texts(engine, key, text, process_id, num_processes, timeout_ms, read):
+    """Each process's `text` through `engine`'s key-value store (None where not `read`)."""
+    chunks = [text[i:i + GATHER_CHUNK] for i in range(0, len(text), GATHER_CHUNK)] or [""]
+    for k, chunk in enumerate(chunks):
+        engine.key_value_set(f"{key}/{process_id}/{k}", chunk)
+    engine.key_value_set(f"{key}/{process_id}", str(len(chunks)))
+    if not read:
+        return None
+    texts = []
+    for p in range(num_processes):
+        count = int(engine.key_value_get(f"{key}/{p}", timeout_ms))
+        texts.append("".join(engine.key_value_get(f"{key}/{p}/{k}", timeout_ms)
+                             for k in range(count)))
+    return texts
 
 
 def current_cluster():

@@ -79,3 +79,18 @@ def shutdown():
     import jax
 
     jax.distributed.shutdown()
+
+
+def key_value_set(key, text):
+    """Stores `text` under `key` in the coordination service."""
+    _upstream_jax.key_value_set(key, text.encode("utf-8"))
+
+
+def key_value_get(key, timeout_ms):
+    """The text under `key`, waiting at most `timeout_ms`."""
+    return _upstream_jax.key_value_get(key, timeout_ms).decode("utf-8")
+
+
+def key_value_delete(key):
+    """Deletes `key` and the keys under ``key/``."""
+    _upstream_jax.key_value_delete(key)

@@ -16,7 +16,7 @@ import contextlib
 
 import keras
 
-from keras_aw.distribute import _upstream_keras
+from keras_aw.distribute import _upstream_keras, torch_engine
 from keras_aw.distribute.checks import check_global_batch
 
 
@@ -115,11 +115,12 @@ def configure_cpu_devices(count):
 
 
 def check_sync_batchnorm():
-    """Raises `ValueError` on a backend without synchronized BatchNorm (PyTorch)."""
-    if keras.backend.backend() == "torch":
-        raise ValueError("synchronized BatchNorm is not supported on the torch backend "
-                         "(Keras refuses BatchNormalization(synchronized=True) there); train "
-                         "without --sync-batchnorm, or on KERAS_BACKEND=tensorflow or jax")
+    """Kept for callers: every backend has synchronized BatchNorm now (`synchronize_batchnorm`).
+
+    Until 0.3 PyTorch refused it here (Keras refuses
+    ``BatchNormalization(synchronized=True)`` there); keras_aw now all-reduces
+    the moments itself. Returns None.
+    """
 
 
 def batchnorm_layers(model):
@@ -133,17 +134,22 @@ def synchronize_batchnorm(model, cluster=None):
 
     TensorFlow: ``synchronized=True`` (all-reduced statistics across replicas).
     JAX: BatchNorm statistics under `keras.distribution.DataParallel` are global
-    already; nothing changes. PyTorch: not supported by Keras.
+    already; nothing changes. PyTorch (which Keras refuses ``synchronized=True``
+    and `torch.nn.SyncBatchNorm` cannot convert): with a `cluster`, each layer's
+    training moments are all-reduced over the processes in a form autograd
+    differentiates (`keras_aw.distribute.torch_engine.global_moments`, as
+    `torch.nn.SyncBatchNorm` computes them); without one, one process's batch
+    is the global batch and nothing changes. Call it again after loading a model.
 
     Returns:
         The number of BatchNormalization layers set.
-
-    Raises:
-        ValueError: on the torch backend.
     """
-    check_sync_batchnorm()
     layers = batchnorm_layers(model)
-    if keras.backend.backend() == "tensorflow":
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         for layer in layers:
             layer.synchronized = True
+    elif backend == "torch" and cluster is not None and cluster.num_processes > 1:
+        for layer in layers:
+            _upstream_keras.replace_moments(layer, torch_engine.global_moments)
     return len(layers)

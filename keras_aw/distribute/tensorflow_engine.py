@@ -53,3 +53,32 @@ def start(spec, seconds):
 def barrier(key, seconds):
     """Waits for every process at barrier `key`, at most `seconds`."""
     _upstream_tensorflow.wait_at_barrier(key, seconds * 1000)
+
+
+def replica_mean(value):
+    """The mean of `value` over the replicas of the running step (in a replica context).
+
+    In a cross-replica context (Keras tracing the loss once to build its
+    metrics, outside any step) there is nothing to reduce: `value` as it is.
+    """
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None:
+        return value
+    return context.all_reduce("MEAN", value)
+
+
+def key_value_set(key, text):
+    """Stores `text` under `key` in the coordination service."""
+    _upstream_tensorflow.key_value_set(key, text)
+
+
+def key_value_get(key, timeout_ms):
+    """The text under `key`, waiting at most `timeout_ms`."""
+    return _upstream_tensorflow.key_value_get(key, timeout_ms)
+
+
+def key_value_delete(key):
+    """Deletes `key` and the keys under ``key/``."""
+    _upstream_tensorflow.key_value_delete(key)

@@ -68,6 +68,55 @@ def mean_logs(logs, num_processes):
     return out
 
 
+def process_mean(value, num_processes):
+    """The mean of tensor `value` over the processes (outside autograd: for counts)."""
+    import torch.distributed as dist
+
+    total = value.detach().clone()
+    dist.all_reduce(total)
+    return total / num_processes
+
+
+def gather_objects(value, num_processes, everywhere):
+    """Every process's picklable `value` in process order: on process 0, or everywhere."""
+    import torch.distributed as dist
+
+    values = [None] * num_processes
+    if everywhere:
+        dist.all_gather_object(values, value)
+        return values
+    dist.gather_object(value, values if dist.get_rank() == 0 else None, dst=0)
+    return values if dist.get_rank() == 0 else None
+
+
+def global_moments(inputs, axes):
+    """Mean and variance of `inputs` over `axes` and every process's batch, seen by autograd.
+
+    The per-process sums of ``x`` and ``x**2`` and the element count go through
+    one `torch.distributed.nn.functional.all_reduce` (differentiable: its
+    backward all-reduces the gradients, so each process's inputs get the
+    gradient of every process's loss through the shared moments, as
+    `torch.nn.SyncBatchNorm` computes). The variance is ``E[x^2] - E[x]^2`` as in
+    Keras's torch `ops.moments`. Returns ``(mean, variance)`` without the reduced axes.
+    """
+    import torch
+    from torch.distributed.nn.functional import all_reduce
+
+    axes = tuple(axes)
+    count = 1
+    for axis in axes:
+        count *= inputs.shape[axis]
+    sums = torch.sum(inputs, dim=axes)
+    squares = torch.sum(torch.square(inputs), dim=axes)
+    local = torch.cat([sums, squares, torch.full((1,), float(count), dtype=sums.dtype,
+                                                 device=sums.device)])
+    total = all_reduce(local)
+    channels = sums.shape[0]
+    mean = total[:channels] / total[-1]
+    variance = total[channels:2 * channels] / total[-1] - torch.square(mean)
+    return mean, variance
+
+
 def shutdown():
     """Leaves the cluster."""
     import torch.distributed as dist

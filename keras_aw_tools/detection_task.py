@@ -103,16 +103,30 @@ def evaluate(model, data, dataset, batch_size, verbose, resolved=None, detection
     from keras_aw.detection import evaluate_detector
 
     if data.get("coco"):
-        from keras_aw.detection.evaluation import CocoEvaluator, evaluate_coco
-
-        evaluator = CocoEvaluator(num_classes=data["num_classes"],
-                                  category_ids=coco_data.COCO_CATEGORY_IDS)
-        evaluate_coco(model, data["test"], batch_size, evaluator=evaluator)
+        evaluator = coco_evaluator(model, data, batch_size)
         if detections_path is not None:
             evaluator.write_detections(detections_path)
-        return {key: float(value) for key, value in evaluator.result().items()}
+        return coco_results(evaluator)
     xt, yt = data["test"]
     return evaluate_detector(model, xt, yt["boxes"], yt["labels"], batch_size=batch_size)
 
 
-__all__ = ["COCO_DETECTIONS_FILE", "COCO_METRICS_FILE", "evaluate", "load_data", "new_model"]
+def coco_evaluator(model, data, batch_size):
+    """A `CocoEvaluator` fed with `model`'s detections on COCO's "test" pipeline of `data`.
+
+    Under a cluster `data` holds this process's part of the split; the processes'
+    evaluators merge into the whole split's (`keras_aw_tools.distributed_fit`).
+    """
+    from keras_aw.detection.evaluation import CocoEvaluator, evaluate_coco
+
+    evaluator = CocoEvaluator(num_classes=data["num_classes"],
+                              category_ids=coco_data.COCO_CATEGORY_IDS)
+    return evaluate_coco(model, data["test"], batch_size, evaluator=evaluator)
+
+
+def coco_results(evaluator):
+    """The evaluator's AP, AP50, AP75, APs, APm, APl as plain floats."""
+    return {key: float(value) for key, value in evaluator.result().items()}
+
+
+__all__ = ["coco_evaluator", "coco_results", "COCO_DETECTIONS_FILE", "COCO_METRICS_FILE", "evaluate", "load_data", "new_model"]

@@ -240,7 +240,12 @@ def train(settings=None, /, *args, **fields):
         _shard_inputs(job)
         _fit(job, _callbacks(job))
         _save(job)
-        _evaluate_coco(job)
+        if job.cluster is None:
+            _evaluate_coco(job, job.net)
+    if job.cluster is not None:
+        # Each process predicts its part with its own copy of the final model, outside the
+        # distribution (no collective predict); process 0 merges the parts.
+        _evaluate_coco(job, load_model_file(job.run.model) if job.data.get("coco") else None)
     return _result(job)
 
 
@@ -484,24 +489,30 @@ def _save(job):
             job.state = job.run.load_state() or job.state
 
 
-def _evaluate_coco(job):
+def _evaluate_coco(job, net):
     """Step 9 (COCO): val2017 through pycocotools, printed and written to coco_metrics.json.
 
-    One process: the whole split. Under a cluster the evaluation is left to
-    ``keras-aw evaluate`` (the processes' parts and `CocoEvaluator.merge` are the
-    cluster code's to wire).
+    One process: the whole split. A cluster: each process evaluates its part
+    (`_load_data`), and process 0 merges the parts
+    (`keras_aw_tools.distributed_fit.merge_coco_evaluators`): the same images,
+    ground truth and detections as one process, so the one-process AP.
+    The detections go to coco_detections.json.
     """
     if not job.data.get("coco"):
         return
+    evaluator = detection_task.coco_evaluator(net, job.data, job.settings.batch_size)
+    evaluator = distributed_fit.merge_coco_evaluators(evaluator, job.cluster)
+    if evaluator is not None:  # process 0 (or one process)
+        evaluator.write_detections(job.run.file(detection_task.COCO_DETECTIONS_FILE))
+        job.coco_metrics = detection_task.coco_results(evaluator)
+        job.log("COCO val2017: " + ", ".join(f"{k} {v:.4f}"
+                                             for k, v in job.coco_metrics.items()))
+        job.run.write_json(COCO_METRICS_FILE, job.coco_metrics)
     if job.cluster is not None:
-        job.log("COCO evaluation under several processes: run `keras-aw evaluate "
-                f"{job.run.model} --dataset {job.data_spec}` on one process")
-        return
-    job.coco_metrics = detection_task.evaluate(
-        job.net, job.data, job.data_spec, job.settings.batch_size, job.verbose,
-        detections_path=job.run.file(detection_task.COCO_DETECTIONS_FILE))
-    job.log("COCO val2017: " + ", ".join(f"{k} {v:.4f}" for k, v in job.coco_metrics.items()))
-    job.run.write_json(COCO_METRICS_FILE, job.coco_metrics)
+        job.cluster.barrier("coco_evaluated")  # coco_metrics.json is complete
+        if not job.chief:
+            with open(job.run.file(COCO_METRICS_FILE)) as f:
+                job.coco_metrics = json.load(f)
 
 
 def _result(job):

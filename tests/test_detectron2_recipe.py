@@ -17,7 +17,6 @@ import pytest
 from keras_aw.optimizers import StepDecay, TorchSGD, norm_variable_paths
 from keras_aw_tools import recipe, training
 from keras_aw_tools.settings import RunSettings
-from tiny_coco import tiny_coco_dir  # noqa: F401,E402  (the session fixture)
 
 # Detectron2 retinanet_R_50_FPN_1x (SOLVER.*, MODEL.RETINANET.*, MODEL.RESNETS/BACKBONE.*)
 DETECTRON2 = {
@@ -196,31 +195,3 @@ def test_short_coco_1x_train_on_shapes_detect(tmp_path):
     assert type(net.optimizer).__name__ == "TorchSGD" and net.optimizer.l2_exclude
     assert int(keras.ops.convert_to_numpy(net.optimizer.iterations)) == 4
     assert type(net.loss["cls_logits"]).__name__ == "SigmoidFocalLoss"
-
-
-@pytest.mark.slow
-def test_coco_train_and_evaluate_end_to_end(tiny_coco_dir, tmp_path):
-    """`keras-aw train` on tfds coco/2017 (tfds's own builder over files tests/tiny_coco.py
-    wrote, crowds included) with coco-1x, then `evaluate`: the same COCO metrics."""
-    import tensorflow_datasets as tfds
-
-    tfds.core.add_data_dir(tiny_coco_dir)
-    out = str(tmp_path / "run")
-    result = training.train("AWFPNResNetSmall", dataset="tfds:coco/2017", image_size=128,
-                            batch_size=2, epochs=1, steps_per_epoch=2, output=out, verbose=0)
-    with open(os.path.join(out, "coco_metrics.json")) as f:
-        metrics = json.load(f)
-    assert set(metrics) == {"AP", "AP50", "AP75", "APs", "APm", "APl"}
-    assert metrics == training.evaluate(result["model"], dataset="tfds:coco/2017", verbose=0)
-    # The package's AP equals pycocotools run directly on the detections it wrote and the
-    # instances file the fixture wrote (no package code on this side).
-    from test_coco_eval import pycocotools_stats, write_instances
-
-    detections = os.path.join(out, "coco_detections.json")
-    with open(detections) as f:
-        written = json.load(f)
-    if written:
-        expected = pycocotools_stats(write_instances(tmp_path), detections)
-        assert metrics == pytest.approx(expected, abs=1e-9)
-    else:  # pycocotools cannot load an empty result list; nothing detected scores 0
-        assert all(v == 0 for v in metrics.values()), metrics

@@ -179,6 +179,10 @@ def _add_train_parser(subparsers):
                    "pyramid levels taken where its strides say (the paper's pretrained "
                    "backbone); with coco-1x also a keras-hub preset or a ResNet weights "
                    "file (keras_aw.detection.load_encoder), frozen as the recipe says")
+    p.add_argument("--aw-start", choices=("paper", "plain"), default="paper",
+                   help="detectors: AW-FPN's start: the paper's initialisation, or 'plain' "
+                   "(every AW convolution starts as its plain convolution; the start "
+                   "docs/table2.md's 3-seed study recommends)")
     p.add_argument("--learning-rate", type=_positive_float, default=None,
                    help="learning rate at the start of the schedule, used as given (default: "
                    "the recipe's; demo 2e-3 for Adam's cosine, imagenet 0.1 * batch / 256)")

@@ -75,7 +75,7 @@ def _coco_data(dataset, image_size, batch_size, seed, training, repeat, shuffle_
     return out
 
 
-def new_model(spec, image_size, num_classes, resolved, encoder_weights=None):
+def new_model(spec, image_size, num_classes, resolved, encoder_weights=None, aw_start="paper"):
     image_shape = (image_size, image_size, 3)
     kwargs = {}
     if encoder_weights is not None:
@@ -94,8 +94,17 @@ def new_model(spec, image_size, num_classes, resolved, encoder_weights=None):
             encoder = freeze_encoder(encoder, batchnorm=frozen["backbone_batchnorm"],
                                      stages=frozen["frozen_stages"])
         kwargs["encoder"] = encoder
-    return recipe.compile_detector_with_recipe(
-        spec.build(num_classes=num_classes, image_shape=image_shape, **kwargs), resolved)
+    model = spec.build(num_classes=num_classes, image_shape=image_shape, **kwargs)
+    if aw_start == "plain":
+        # Every AW convolution starts as its plain convolution (docs/table2.md's study).
+        from keras_aw.convert import constant_attention_start
+
+        try:
+            constant_attention_start(model, 0.5, rescale_kernel=True)
+        except ValueError as e:
+            raise ValueError(f"aw_start='plain' needs an AW detector; {spec} has no AWConv2D "
+                             f"({e})") from e
+    return recipe.compile_detector_with_recipe(model, resolved)
 
 
 def evaluate(model, data, dataset, batch_size, verbose, resolved=None, detections_path=None):

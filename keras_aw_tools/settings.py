@@ -61,6 +61,10 @@ def _positive_number(name, value):
         raise ValueError(f"`{name}` must be a positive number; received {name}={value!r}")
 
 
+#: How a detector's AW convolutions start (`RunSettings.aw_start`).
+AW_STARTS = ("paper", "plain")
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
     """What one training run does (see `keras_aw_tools.training.train`).
@@ -121,6 +125,12 @@ class RunSettings:
             the values a caller gives override them. After the settings are made,
             ``recipe`` is the chosen name and every one of those fields holds its
             value.
+        aw_start: detectors: how AW-FPN's attention starts. "paper" (the
+            default): `AWConv2D`'s own initialisation, the paper's form;
+            "plain": every AW convolution starts as exactly its plain
+            convolution (`keras_aw.convert.constant_attention_start` at 0.5
+            with the kernels rescaled), the start docs/table2.md's 3-seed study
+            recommends. Used when the detector is built (not on resume).
         given: (not an argument) which of ``recipe``, `epochs`, `batch_size`,
             `image_size`, `learning_rate` the caller gave (the recipe's overrides).
     """
@@ -148,6 +158,7 @@ class RunSettings:
     callbacks: tuple = ()
     encoder_weights: Optional[str] = None
     recipe: Optional[str] = None
+    aw_start: str = "paper"
     given: tuple = dataclasses.field(default=(), init=False, compare=False)
 
     def __post_init__(self):
@@ -172,6 +183,9 @@ class RunSettings:
                 and not hasattr(self.encoder_weights, "__fspath__"):
             raise TypeError(f"`encoder_weights` must be a path to a .keras file or None; "
                             f"received encoder_weights={self.encoder_weights!r}")
+        if self.aw_start not in AW_STARTS:
+            raise ValueError(f"`aw_start` must be one of {AW_STARTS}; received "
+                             f"aw_start={self.aw_start!r}")
         callbacks = self.callbacks
         if callbacks is None:
             callbacks = ()

@@ -57,6 +57,7 @@ from keras_aw.deploy import is_detector
 from keras_aw.distribute import (check_sync_batchnorm, distribution, find_cluster,
                                  initialize_cluster, precision, synchronize_batchnorm)
 from keras_aw.utils.files import load_model_file
+from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
 from keras_aw_tools import detection_task, distributed_fit, recipe
 from keras_aw_tools.runs import (BEST_FILE, RECIPE_FILE, RunDirectory, RunRecorder,
                                  SavingCallback, load_checkpoint, read_state_near)
@@ -145,7 +146,11 @@ def _classification_data(dataset, image_size, batch_size, num_train, num_test, s
                      preprocessing=preprocessing)
 
 
-def _new_classifier(spec, image_size, num_classes, resolved, encoder_weights=None):
+def _new_classifier(spec, image_size, num_classes, resolved, encoder_weights=None,
+                    aw_start="paper"):
+    if aw_start != "paper":
+        raise ValueError(f"{spec} is a classifier: `aw_start` is for detectors (AW-FPN); "
+                         f"received aw_start={aw_start!r}")
     if encoder_weights is not None:
         raise ValueError(f"{spec} is a classifier: `encoder_weights` (a pretrained encoder) is "
                          f"for detectors; received encoder_weights={encoder_weights!r}")
@@ -350,9 +355,11 @@ def _build_or_resume_model(job):
                      "mixed_precision": bool(s.mixed_precision),
                      "metrics": list(job.task.metrics) + (
                          ["top5_accuracy"] if "top5" in job.resolved["metrics"] else []),
-                     "recipe": s.recipe, "epochs_done": 0, "history": []}
+                     "recipe": s.recipe, "aw_start": s.aw_start, "epochs_done": 0,
+                     "history": []}
         job.net = job.task.new_model(job.spec, s.image_size, data["num_classes"],
-                                     job.resolved, encoder_weights=s.encoder_weights)
+                                     job.resolved, encoder_weights=s.encoder_weights,
+                                     aw_start=s.aw_start)
         if s.encoder_weights is not None:
             job.state["encoder_weights"] = (os.path.abspath(s.encoder_weights)  # or a preset
                                             if os.path.exists(s.encoder_weights)

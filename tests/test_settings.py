@@ -22,7 +22,7 @@ TRAIN_ARGUMENTS = ("model", "dataset", "epochs", "batch_size", "image_size", "ou
                    "steps_per_epoch", "resume", "mixed_precision", "distribute",
                    "learning_rate", "num_train", "num_test", "seed", "verbose", "log",
                    "job_addresses", "num_processes", "process_id", "sync_batchnorm",
-                   "callbacks", "encoder_weights", "recipe")
+                   "callbacks", "encoder_weights", "recipe", "aw_start")
 
 
 @pytest.mark.backend_independent

@@ -119,3 +119,39 @@ def test_coco_on_two_processes_evaluates_as_one(tiny_coco_dir, tmp_path):
         # and an untrained box head's exp(deltas) amplifies them (measured: 0.03 px).
         assert a["bbox"] == pytest.approx(b["bbox"], rel=1e-2, abs=0.1)
     _check_against_pycocotools(out, metrics, tmp_path)
+
+
+def test_aw_start_plain_starts_every_aw_convolution_at_one_half():
+    """`--aw-start plain`: the detector's AW convolutions start with A = 0.5 for every sample
+    (the kernels rescaled by 1 / 1.5, so each computes its plain convolution)."""
+    import numpy as np
+
+    from keras_aw import AWConv2D
+    from keras_aw import registry
+    from keras_aw._graph import flatten_layers
+    from keras_aw_tools import detection_task, recipe
+
+    spec = registry.parse_spec("AWFPNResNetSmall")
+    resolved = recipe.resolve("demo", 2, image_size=64)
+    paper = detection_task.new_model(spec, 64, 3, resolved)
+    keras.utils.set_random_seed(0)
+    plain = detection_task.new_model(spec, 64, 3, resolved, aw_start="plain")
+    layers = [layer for layer in flatten_layers(plain) if isinstance(layer, AWConv2D)]
+    assert layers
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, layers[0].kernel.shape[2]))
+    maps = keras.ops.convert_to_numpy(layers[0].attention_maps(x.astype("float32")))
+    np.testing.assert_allclose(maps, 0.5, atol=1e-6)
+    paper_maps = [layer for layer in flatten_layers(paper) if isinstance(layer, AWConv2D)]
+    spread = keras.ops.convert_to_numpy(paper_maps[0].attention_maps(x.astype("float32")))
+    assert np.ptp(spread) > 1e-3  # the paper's start is per-sample, not constant
+
+
+@pytest.mark.backend_independent
+def test_aw_start_is_checked(tmp_path):
+    from keras_aw_tools.settings import RunSettings
+
+    with pytest.raises(ValueError, match="aw_start"):
+        RunSettings("AWFPNResNetSmall", aw_start="constant")
+    with pytest.raises(ValueError, match="classifier.*aw_start"):
+        training.train("AWSmallCNN", aw_start="plain", epochs=1, num_train=8, num_test=8,
+                       batch_size=4, output=str(tmp_path / "run"), verbose=0)

@@ -8,6 +8,8 @@
 - `GlobalLogs(cluster)`: a callback making PyTorch's per-process epoch logs
   the mean over the processes.
 - `saving(model, cluster)`: the conditions for the chief to save alone.
+- `fit_method(model, data)`: the `fit` that takes a TensorFlow distributed
+  input (a keras-hub task's own `fit` cannot).
 - `evaluate_detector(model, images, boxes, labels, cluster)` (Shapes-Detect) and
   `merge_coco_evaluators(evaluator, cluster)` (COCO): evaluation under a
   cluster, each process predicting its part of the test set with its own copy
@@ -25,6 +27,22 @@ import numpy as np
 
 from keras_aw.distribute import batchnorm_layers
 from keras_aw_tools import _upstream_keras
+
+
+def fit_method(model, data):
+    """``model.fit``, or Keras's `Model.fit` for a keras-hub task fed a distributed input.
+
+    keras-hub's `PipelineModel.fit` rebuilds any input that is not a
+    `tf.data.Dataset` with ``Dataset.from_tensor_slices`` (to map its
+    preprocessor), which fails on the `tf.distribute` distributed dataset that
+    a tfds set under a TensorFlow cluster arrives as
+    (`keras_aw.datasets.sharding.process_input`). A task without a preprocessor
+    (keras_aw's detectors) maps nothing, so Keras's own `fit` takes the input.
+    """
+    distributed = type(data).__module__.startswith("tensorflow.python.distribute")
+    if not distributed or getattr(model, "preprocessor", True) is not None:
+        return model.fit
+    return lambda **kwargs: keras.Model.fit(model, **kwargs)
 
 
 def install_ddp_train_step(model, cluster):

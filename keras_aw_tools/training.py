@@ -472,9 +472,10 @@ def _fit(job, callbacks):
     if job.done >= s.epochs:
         job.log(f"the run in {job.run.path!r} already has {job.done} epochs; nothing to train")
         return
-    job.net.fit(epochs=s.epochs, initial_epoch=job.done, steps_per_epoch=job.steps_per_epoch,
-                callbacks=callbacks, verbose=job.verbose,
-                **fit_arguments(job.train_data, job.test_data, s.batch_size))
+    fit = distributed_fit.fit_method(job.net, job.train_data)
+    fit(epochs=s.epochs, initial_epoch=job.done, steps_per_epoch=job.steps_per_epoch,
+        callbacks=callbacks, verbose=job.verbose,
+        **fit_arguments(job.train_data, job.test_data, s.batch_size))
 
 
 def _save(job):

@@ -58,6 +58,18 @@ def test_coco_train_and_evaluate_end_to_end(tiny_coco_dir, tmp_path):
     assert _json(os.path.join(out, "recipe.json"))["recipe"] == "coco-1x"
     assert metrics == training.evaluate(result["model"], dataset="tfds:coco/2017", verbose=0)
     _check_against_pycocotools(out, metrics, tmp_path)
+    # A fresh process loads the coco-1x detector (its Detectron2 loss and matcher classes are
+    # found through `import keras_aw`, as keras-aw evaluate needs).
+    import subprocess
+
+    code = ("import keras, keras_aw; m = keras.saving.load_model(%r); "
+            "print(type(m.label_encoder).__name__, type(m.loss['cls_logits']).__name__)"
+            % result["model"])
+    env = dict(os.environ, KERAS_BACKEND=BACKEND)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-2:] == ["Detectron2LabelEncoder", "SigmoidFocalLoss"]
 
 
 def _env(data_dir):

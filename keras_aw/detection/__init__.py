@@ -87,6 +87,10 @@ class _LoadedWithBackbone:
 for _name, _module in (("ResNetEncoder", "backbone"), ("MobileNetEncoder", "backbone"),
                        ("FPNBackbone", "backbone"), ("GraphBackbone", "backbone"),
                        ("BatchNonMaxSuppression", "upstream"),
+                       # coco-1x's Detectron2 loss and matching (`upstream.detectron2_loss`)
+                       ("SigmoidFocalLoss", "upstream"), ("SmoothL1Loss", "upstream"),
+                       ("LowQualityBoxMatcher", "upstream"),
+                       ("Detectron2LabelEncoder", "upstream"),
                        *((name, "tasks") for name in _TASK_NAMES)):
     keras.saving.get_custom_objects().setdefault(f"keras_aw>{_name}",
                                                  _LoadedWithBackbone(_name, _module))

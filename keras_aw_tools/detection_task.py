@@ -20,6 +20,7 @@
 keras-hub and pycocotools are imported when a detector is built or evaluated.
 """
 
+from keras_aw.convert import constant_attention_start
 from keras_aw.datasets import coco as coco_data
 from keras_aw.datasets import load_detection_data, parse_dataset
 from keras_aw.vocabulary import DETECTOR_INPUT_SCALE
@@ -97,8 +98,6 @@ def new_model(spec, image_size, num_classes, resolved, encoder_weights=None, aw_
     model = spec.build(num_classes=num_classes, image_shape=image_shape, **kwargs)
     if aw_start == "plain":
         # Every AW convolution starts as its plain convolution (docs/table2.md's study).
-        from keras_aw.convert import constant_attention_start
-
         try:
             constant_attention_start(model, 0.5, rescale_kernel=True)
         except ValueError as e:

@@ -498,13 +498,10 @@ def _save(job):
 
 
 def _evaluate_coco(job, net):
-    """Step 9 (COCO): val2017 through pycocotools, printed and written to coco_metrics.json.
+    """Step 9 (COCO): val2017 through pycocotools, into coco_metrics.json and coco_detections.json.
 
-    One process: the whole split. A cluster: each process evaluates its part
-    (`_load_data`), and process 0 merges the parts
-    (`keras_aw_tools.distributed_fit.merge_coco_evaluators`): the same images,
-    ground truth and detections as one process, so the one-process AP.
-    The detections go to coco_detections.json.
+    A cluster: each process evaluates its part (`_load_data`) and process 0 merges them
+    (`distributed_fit.merge_coco_evaluators`): the one-process AP.
     """
     if not job.data.get("coco"):
         return

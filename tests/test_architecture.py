@@ -65,8 +65,10 @@ LATE_IMPORTS = {
         "keras-hub extra: the registered builders import keras-hub when called",
     ("keras_aw.detection.evaluation", "keras_aw.detection.upstream"):
         "keras-hub extra: swapping a detector's NMS (the detector holds keras-hub)",
-    ("keras_aw_tools.training", "keras_aw.detection"):
-        "keras-hub extra: encoder_from_classifier and evaluate_detector for detectors",
+    ("keras_aw_tools.detection_task", "keras_aw.detection"):
+        "keras-hub extra: the detectors' encoders and their COCO / Shapes evaluation",
+    ("keras_aw_tools.detection_recipe", "keras_aw.detection.upstream"):
+        "keras-hub extra: Detectron2's loss for the coco-1x detectors",
     ("keras_aw_tools.distributed_fit", "keras_aw.detection"):
         "keras-hub extra: evaluating a detector under a cluster",
     ("keras_aw_tools.cli", "keras_aw"): "the command line's lazy start (its --version)",

@@ -23,13 +23,15 @@ wraps the model (same upstream issue).
 
 import keras
 
-#: The Model internals the DDP step uses.
+#: The Model internals the DDP step uses (``_track_variables``: torch's layers only).
 STEP_INTERNALS = ("_compute_loss", "_loss_tracker", "_track_variables")
 
 
 def check_step_internals(model):
     """Raises `RuntimeError` when `model` lacks the internals the DDP step uses."""
-    missing = [n for n in STEP_INTERNALS if not hasattr(model, n)]
+    needed = [n for n in STEP_INTERNALS
+              if n != "_track_variables" or keras.backend.backend() == "torch"]
+    missing = [n for n in needed if not hasattr(model, n)]
     if missing:
         raise RuntimeError(f"Keras {keras.version()} lacks the Model internals {missing} "
                            "that PyTorch multi-process training uses (verified with 3.13-3.15)")

@@ -39,8 +39,11 @@ def fit_method(model, data):
     (`keras_aw.datasets.sharding.process_input`). A task without a preprocessor
     (keras_aw's detectors) maps nothing, so Keras's own `fit` takes the input.
     """
-    distributed = type(data).__module__.startswith("tensorflow.python.distribute")
-    if not distributed or getattr(model, "preprocessor", True) is not None:
+    if keras.backend.backend() != "tensorflow" or getattr(model, "preprocessor", True) is not None:
+        return model.fit
+    import tensorflow as tf
+
+    if not isinstance(data, tf.distribute.DistributedDataset):
         return model.fit
     return lambda **kwargs: keras.Model.fit(model, **kwargs)
 
@@ -121,7 +124,7 @@ def install_global_normalizer(detector, cluster):
         return detector
     encoder, seen = detector.label_encoder, {}
     encode = getattr(encoder, "_keras_aw_own_call", None) or encoder.call
-    compute = getattr(detector, "_keras_aw_own_compute_loss", None) or detector.compute_loss
+    compute = getattr(detector, "_keras_aw_own_loss", None) or detector.compute_loss
 
     def call(*args, **kwargs):
         boxes, labels = encode(*args, **kwargs)
@@ -145,7 +148,7 @@ def install_global_normalizer(detector, cluster):
         return loss * keras.ops.cast(factor, loss.dtype)
 
     encoder._keras_aw_own_call, encoder.call = encode, call
-    detector._keras_aw_own_compute_loss, detector.compute_loss = compute, compute_loss
+    detector._keras_aw_own_loss, detector.compute_loss = compute, compute_loss
     return detector
 
 

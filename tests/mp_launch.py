@@ -6,6 +6,7 @@ then kills (SIGKILL) the process groups it started that are still running, and
 no other process. `free_ports(n)` picks loopback ports nobody listens on.
 """
 
+import json
 import os
 import signal
 import socket
@@ -105,3 +106,37 @@ def describe(results):
         tail = "\n".join(r.output.strip().splitlines()[-25:])
         parts.append(f"--- process {i}: exit {r.returncode} after {r.seconds:.1f} s\n{tail}")
     return "\n".join(parts)
+
+
+def tfds_cli_env(backend, data_dir):
+    """The environment of a ``keras-aw`` process reading tfds sets from `data_dir`, with no
+    cluster variables inherited (each launch form sets its own)."""
+    env = dict(os.environ, KERAS_BACKEND=backend, TFDS_DATA_DIR=data_dir,
+               CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1",
+               PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    for name in ("TF_CONFIG", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
+                 "KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
+                 "KERAS_DISTRIBUTION_PROCESS_ID"):
+        env.pop(name, None)
+    return env
+
+
+def launch_train_on_two(backend, argv, env, timeout=400):
+    """``keras-aw train ARGV`` on 2 processes as a scheduler starts them: PyTorch through
+    torchrun, TensorFlow with ``TF_CONFIG``, JAX with the cluster flags."""
+    cli_module = [sys.executable, "-m", "keras_aw_tools.cli", "train"]
+    if backend == "torch":
+        endpoint = f"127.0.0.1:{free_ports(1)[0]}"
+        return launch([[sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
+                        "--nproc-per-node", "2", "--rdzv-backend", "c10d",
+                        "--rdzv-endpoint", endpoint, "--max-restarts", "0",
+                        "-m", "keras_aw_tools.cli", "train", *argv]], env=env, timeout=timeout)
+    addresses = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    if backend == "tensorflow":
+        envs = [{"TF_CONFIG": json.dumps({"cluster": {"worker": addresses},
+                                          "task": {"type": "worker", "index": i}})}
+                for i in range(2)]
+        return launch([cli_module + argv] * 2, env=env, envs=envs, timeout=timeout)
+    return launch([cli_module + argv + ["--job-addresses", addresses[0], "--num-processes", "2",
+                                        "--process-id", str(i)] for i in range(2)],
+                  env=env, timeout=timeout)

@@ -15,7 +15,6 @@ labels are all -1 (imagenet2012's "test") is refused naming it.
 
 import json
 import os
-import sys
 
 import keras
 import pytest
@@ -132,17 +131,6 @@ def test_a_split_without_labels_is_refused(tiny_imagenet2012_dir, tmp_path, caps
     assert "'test'" in error and "label" in error, error
 
 
-def _env(data_dir):
-    env = dict(os.environ, KERAS_BACKEND=BACKEND, TFDS_DATA_DIR=data_dir, CUDA_VISIBLE_DEVICES="",
-               PYTHONUNBUFFERED="1",
-               PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
-    for name in ("TF_CONFIG", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
-                 "KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
-                 "KERAS_DISTRIBUTION_PROCESS_ID"):
-        env.pop(name, None)
-    return env
-
-
 @pytest.mark.multiprocess
 @pytest.mark.single_backend(reason="the 2-process training path (joining, sharded tfds input, "
                             "process 0 writing, resume) runs under every backend in "
@@ -157,25 +145,8 @@ def test_two_processes(tiny_imagenet2012_dir, tmp_path):
         argv = ["--recipe", "imagenet", "--model", "AWSmallCNN", "--dataset",
                 "tfds:imagenet2012", "--image-size", "32", "--output", out,
                 "--steps-per-epoch", "1", "--batch-size", "2", "--verbose", "0", *flags]
-        cli_module = [sys.executable, "-m", "keras_aw_tools.cli", "train"]
-        env = _env(tiny_imagenet2012_dir)
-        if BACKEND == "torch":
-            endpoint = f"127.0.0.1:{mp_launch.free_ports(1)[0]}"
-            return mp_launch.launch([[sys.executable, "-m", "torch.distributed.run", "--nnodes",
-                                      "1", "--nproc-per-node", "2", "--rdzv-backend", "c10d",
-                                      "--rdzv-endpoint", endpoint, "--max-restarts", "0",
-                                      "-m", "keras_aw_tools.cli", "train", *argv]],
-                                    env=env, timeout=400)
-        addresses = [f"127.0.0.1:{p}" for p in mp_launch.free_ports(2)]
-        if BACKEND == "tensorflow":
-            envs = [{"TF_CONFIG": json.dumps({"cluster": {"worker": addresses},
-                                              "task": {"type": "worker", "index": i}})}
-                    for i in range(2)]
-            return mp_launch.launch([cli_module + argv] * 2, env=env, envs=envs, timeout=400)
-        return mp_launch.launch(
-            [cli_module + argv + ["--job-addresses", addresses[0], "--num-processes", "2",
-                                  "--process-id", str(i)] for i in range(2)],
-            env=env, timeout=400)
+        return mp_launch.launch_train_on_two(
+            BACKEND, argv, mp_launch.tfds_cli_env(BACKEND, tiny_imagenet2012_dir))
 
     results = run("--epochs", "1")
     assert all(r.returncode == 0 for r in results), mp_launch.describe(results)

@@ -72,45 +72,15 @@ def test_coco_train_and_evaluate_end_to_end(tiny_coco_dir, tmp_path):
     assert done.stdout.split()[-2:] == ["Detectron2LabelEncoder", "SigmoidFocalLoss"]
 
 
-def _env(data_dir):
-    env = dict(os.environ, KERAS_BACKEND=BACKEND, TFDS_DATA_DIR=data_dir, CUDA_VISIBLE_DEVICES="",
-               PYTHONUNBUFFERED="1",
-               PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
-    for name in ("TF_CONFIG", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
-                 "KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
-                 "KERAS_DISTRIBUTION_PROCESS_ID"):
-        env.pop(name, None)
-    return env
-
-
-def _launch_two(argv, env, timeout=500):
-    cli_module = [sys.executable, "-m", "keras_aw_tools.cli", "train"]
-    if BACKEND == "torch":
-        endpoint = f"127.0.0.1:{mp_launch.free_ports(1)[0]}"
-        return mp_launch.launch([[sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
-                                  "--nproc-per-node", "2", "--rdzv-backend", "c10d",
-                                  "--rdzv-endpoint", endpoint, "--max-restarts", "0",
-                                  "-m", "keras_aw_tools.cli", "train", *argv]],
-                                env=env, timeout=timeout)
-    addresses = [f"127.0.0.1:{p}" for p in mp_launch.free_ports(2)]
-    if BACKEND == "tensorflow":
-        envs = [{"TF_CONFIG": json.dumps({"cluster": {"worker": addresses},
-                                          "task": {"type": "worker", "index": i}})}
-                for i in range(2)]
-        return mp_launch.launch([cli_module + argv] * 2, env=env, envs=envs, timeout=timeout)
-    return mp_launch.launch(
-        [cli_module + argv + ["--job-addresses", addresses[0], "--num-processes", "2",
-                              "--process-id", str(i)] for i in range(2)],
-        env=env, timeout=timeout)
-
-
 @pytest.mark.multiprocess
 @pytest.mark.slow
 def test_coco_on_two_processes_evaluates_as_one(tiny_coco_dir, tmp_path):
     import tensorflow_datasets as tfds
 
     out = str(tmp_path / "run")
-    results = _launch_two(RUN + ["--output", out, "--sync-batchnorm"], _env(tiny_coco_dir))
+    results = mp_launch.launch_train_on_two(
+        BACKEND, RUN + ["--output", out, "--sync-batchnorm"],
+        mp_launch.tfds_cli_env(BACKEND, tiny_coco_dir), timeout=500)
     assert all(r.returncode == 0 for r in results), mp_launch.describe(results)
     assert _json(os.path.join(out, "recipe.json"))["global_batch_size"] == 2
     metrics = _json(os.path.join(out, "coco_metrics.json"))
